@@ -1,0 +1,47 @@
+# Two commands work on a fresh machine: `make run` and `make test`.
+PY      ?= python3.11
+VENV    := .venv
+BIN     := $(VENV)/bin
+STAMP   := $(VENV)/.installed
+SAMPLE  := build/sample
+OUT     := build/out
+AS_OF   := 2026-10-01
+
+export SPARK_LOCAL_IP := 127.0.0.1
+export PYSPARK_PYTHON := $(abspath $(BIN)/python)
+
+.PHONY: install run sample test lint bench dist clean
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PY) -m venv $(VENV) || python3 -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e ".[dev]"
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+$(SAMPLE)/.complete: $(STAMP) jobs/generator.py
+	$(BIN)/cohort-finder generate --out $(SAMPLE) --persons 3000 --seed 7 --as-of $(AS_OF) --overwrite
+	@touch $@
+
+sample: $(SAMPLE)/.complete
+
+run: $(SAMPLE)/.complete
+	$(BIN)/cohort-finder run --omop $(SAMPLE)/omop --criteria criteria/nct06557265.yaml \
+	    --as-of $(AS_OF) --out $(OUT) --overwrite
+
+test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+bench: $(STAMP)
+	$(BIN)/python tests/benchmarks/run_benchmark.py
+
+dist: $(STAMP)
+	$(BIN)/python -m jobs.dist --out dist
+
+clean:
+	rm -rf build dist .pytest_cache

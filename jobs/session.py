@@ -1,0 +1,56 @@
+"""The one SparkSession factory. Nothing here runs at import time."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from pyspark.sql import SparkSession
+
+LOG4J = Path(__file__).with_name("log4j2.properties")
+
+# Settings every run needs, whatever the master. Why each one:
+BASE_CONF: dict[str, str] = {
+    "spark.sql.session.timeZone": "UTC",  # dates must not shift with the machine's zone
+    "spark.ui.showConsoleProgress": "false",
+    "spark.sql.adaptive.enabled": "true",  # AQE coalesces the many small post-shuffle partitions
+    "spark.sql.adaptive.coalescePartitions.enabled": "true",
+    "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",  # INT96 is misread by pyarrow
+    "spark.sql.sources.partitionOverwriteMode": "static",
+    "spark.task.maxFailures": "4",  # retries are configured, not left to chance
+    "spark.sql.autoBroadcastJoinThreshold": str(32 * 1024 * 1024),
+}
+
+
+def build_session(
+    app_name: str = "cohort-finder",
+    master: str | None = None,
+    conf: dict[str, str] | None = None,
+    driver_memory: str | None = None,
+) -> SparkSession:
+    """Return a SparkSession; `master=None` keeps what spark-submit set (cluster) or uses local[*]."""
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    builder = SparkSession.builder.appName(app_name)
+    submitted = "spark.master" in _submitted_conf()
+    if master is not None:
+        builder = builder.master(master)
+    elif not submitted:
+        builder = builder.master("local[*]")
+    settings = dict(BASE_CONF)
+    if not submitted or master is not None:
+        settings["spark.driver.memory"] = driver_memory or os.environ.get("COHORT_FINDER_DRIVER_MEMORY", "4g")
+        settings["spark.driver.extraJavaOptions"] = f"-Dlog4j2.configurationFile=file:{LOG4J}"
+        settings["spark.sql.shuffle.partitions"] = os.environ.get("COHORT_FINDER_SHUFFLE_PARTITIONS", "8")
+    settings.update(conf or {})
+    for key, value in settings.items():
+        builder = builder.config(key, value)
+    spark = builder.getOrCreate()
+    spark.sparkContext.setLogLevel(os.environ.get("COHORT_FINDER_SPARK_LOG_LEVEL", "WARN"))
+    return spark
+
+
+def _submitted_conf() -> dict[str, str]:
+    """Non-empty when spark-submit launched this driver: the JVM (and its master) already exist."""
+    return {"spark.master": "submitted"} if "PYSPARK_GATEWAY_PORT" in os.environ else {}

@@ -1,0 +1,1 @@
+"""Explicit schemas: OMOP CDM tables, criteria files, feature tables and outputs."""

@@ -1,0 +1,315 @@
+"""The criteria file as data: frozen pydantic models, a discriminated union of rule kinds.
+
+Nothing here touches Spark; `jobs/criteria_compiler.py` turns a validated file into Columns. A criteria file
+holds a fixed vocabulary (rule kinds, comparators, unit keys): nothing in it is ever evaluated as code.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from schemas.units import BY_KEY, convertible
+
+ID_PATTERN = r"^[a-z][a-z0-9_]*$"
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# ------------------------------------------------------------------ vocabulary
+class ConceptItem(Model):
+    """One line of an ATLAS-style concept set expression."""
+
+    concept_id: int | None = Field(None, gt=0)
+    code: str | None = None  # a vocabulary code, resolved through the extract's concept table
+    vocabulary: str | None = None  # required with `code` (LOINC, SNOMED, RxNorm, ...)
+    include_descendants: bool = True
+    exclude: bool = False
+    label: str | None = None  # e.g. a therapy class, counted by `distinct_by: label`
+    name: str | None = None  # for people reading the file
+
+    @model_validator(mode="after")
+    def _one_reference(self) -> ConceptItem:
+        if (self.concept_id is None) == (self.code is None):
+            raise ValueError("give exactly one of concept_id or code")
+        if self.code is not None and not self.vocabulary:
+            raise ValueError("a code needs its vocabulary (e.g. vocabulary: LOINC)")
+        return self
+
+
+class ConceptSet(Model):
+    name: str  # short human label used in reason codes, e.g. "SLE"
+    description: str | None = None
+    items: list[ConceptItem] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _has_included(self) -> ConceptSet:
+        if all(i.exclude for i in self.items):
+            raise ValueError("a concept set needs at least one item that is not excluded")
+        return self
+
+
+class LabDefinition(Model):
+    """A lab analyte: which results count, and the facts needed to convert and judge them."""
+
+    name: str  # short label for reason codes, e.g. "UPCR"
+    concept_set: str
+    molar_mass: float | None = Field(None, gt=0)  # g/mol; enables mg/dL <-> umol/L, mg/g <-> mg/mmol
+    default_uln: float | None = Field(None, gt=0)  # in `uln_unit`, used when a result has no range_high
+    uln_unit: str | None = None
+    unitless_is: str | None = None  # results with no unit are taken to be in this unit (e.g. titer)
+    plausible: tuple[float, float] | None = None  # (low, high) in `plausible_unit`, for the quality gate
+    plausible_unit: str | None = None
+
+    @field_validator("uln_unit", "unitless_is", "plausible_unit")
+    @classmethod
+    def _known_unit(cls, v: str | None) -> str | None:
+        if v is not None and v not in BY_KEY:
+            raise ValueError(f"unknown unit {v!r}; known units: {', '.join(BY_KEY)}")
+        return v
+
+
+# ------------------------------------------------------------------ rules
+Comparator = Literal[">", ">=", "<", "<=", "between", "positive"]
+
+
+class AgeRule(Model):
+    """Age in whole years at the as-of date, inclusive bounds."""
+
+    kind: Literal["age"]
+    min: int | None = Field(None, ge=0, le=130)
+    max: int | None = Field(None, ge=0, le=130)
+
+    @model_validator(mode="after")
+    def _bounds(self) -> AgeRule:
+        if self.min is None and self.max is None:
+            raise ValueError("give min, max or both")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"min {self.min} is above max {self.max}")
+        return self
+
+
+class SexRule(Model):
+    kind: Literal["sex"]
+    allowed: list[Literal["female", "male"]] = Field(min_length=1)
+
+
+class AliveRule(Model):
+    """True unless a death record on or before the as-of date."""
+
+    kind: Literal["alive"]
+
+
+class EventRuleBase(Model):
+    """Presence of events of a concept set in (as_of - within_days, as_of]; closed-world."""
+
+    concept_set: str
+    within_days: int | None = Field(None, gt=0)  # None: the whole history up to as-of
+    min_count: int = Field(1, ge=1)  # events (rows) in the window
+
+
+class ConditionRule(EventRuleBase):
+    kind: Literal["condition"]
+
+
+class ProcedureRule(EventRuleBase):
+    kind: Literal["procedure"]
+
+
+class ObservationRule(EventRuleBase):
+    kind: Literal["observation"]
+
+
+class DrugRule(EventRuleBase):
+    kind: Literal["drug"]
+    min_days: int | None = Field(None, ge=1)  # cumulative exposure days in the window
+    min_distinct: int | None = Field(None, ge=1)  # distinct ingredients (or labels) in the window
+    distinct_by: Literal["ingredient", "label"] = "ingredient"
+
+
+class LabRule(Model):
+    """A lab result compared with a threshold in `unit`; no usable result in the window -> unknown."""
+
+    kind: Literal["lab"]
+    lab: str
+    comparator: Comparator
+    value: float | None = None
+    max: float | None = None  # upper bound for `between` (inclusive)
+    unit: str | None = None  # the criterion's canonical unit; required unless comparator is positive
+    relative_to: Literal["uln"] | None = None  # compare result / ULN with `value` (e.g. >= 3 x ULN)
+    lookback_days: int | None = Field(None, gt=0)  # None: the file's default for current-state labs
+    whole_history: bool = False  # e.g. a positive ANA at any time
+    aggregate: Literal["latest", "max", "min"] = "latest"
+    derive: Literal["egfr_ckd_epi_2021"] | None = None  # used when no result is in the window
+
+    @model_validator(mode="after")
+    def _shape(self) -> LabRule:
+        if self.comparator == "positive":
+            if self.value is not None or self.max is not None or self.relative_to is not None:
+                raise ValueError("comparator 'positive' takes no value, max or relative_to "
+                                 "(a result is positive by value_as_concept_id, or by `value` via '>=')")
+            return self
+        if self.value is None:
+            raise ValueError(f"comparator {self.comparator!r} needs a value")
+        if self.comparator == "between" and (self.max is None or self.max < self.value):
+            raise ValueError("comparator 'between' needs max >= value")
+        if self.comparator != "between" and self.max is not None:
+            raise ValueError("max is only for comparator 'between'")
+        if self.relative_to is None and self.unit is None:
+            raise ValueError("a numeric lab comparison needs its unit")
+        if self.relative_to is not None and self.unit is not None:
+            raise ValueError("relative_to: uln compares result/ULN (no unit); drop unit")
+        if self.unit is not None and self.unit not in BY_KEY:
+            raise ValueError(f"unknown unit {self.unit!r}; known units: {', '.join(BY_KEY)}")
+        if self.whole_history and self.lookback_days is not None:
+            raise ValueError("give lookback_days or whole_history, not both")
+        return self
+
+
+class ReviewRule(Model):
+    """Needs a person: investigator opinion, screening-visit tests, plans, consent."""
+
+    kind: Literal["review"]
+    reason: str = Field(min_length=3)
+
+
+class AllOf(Model):
+    kind: Literal["all_of"]
+    rules: list[Rule] = Field(min_length=1)
+
+
+class AnyOf(Model):
+    kind: Literal["any_of"]
+    rules: list[Rule] = Field(min_length=1)
+
+
+class Not(Model):
+    kind: Literal["not"]
+    rule: Rule
+
+
+Rule = Annotated[
+    AgeRule | SexRule | AliveRule | ConditionRule | ProcedureRule | ObservationRule | DrugRule | LabRule
+    | ReviewRule | AllOf | AnyOf | Not,
+    Field(discriminator="kind"),
+]
+RULE_KINDS: tuple[type[Model], ...] = (AgeRule, SexRule, AliveRule, ConditionRule, ProcedureRule, ObservationRule,
+                                       DrugRule, LabRule, ReviewRule, AllOf, AnyOf, Not)
+AllOf.model_rebuild()
+AnyOf.model_rebuild()
+Not.model_rebuild()
+
+
+# ------------------------------------------------------------------ criteria and cohorts
+class Criterion(Model):
+    id: str = Field(pattern=ID_PATTERN)
+    type: Literal["inclusion", "exclusion"]
+    text: str = Field(min_length=3)  # the protocol's words
+    rule: Rule
+    approximates: str | None = None  # what the rule cannot see (documented in reports)
+    # computed outcomes a person must still confirm: `pass` for approximations of an inclusion
+    # (e.g. ACR score), `fail` where a match only flags a possible exclusion (heart failure of unknown class)
+    review_if: list[Literal["pass", "fail"]] = []
+    note: str | None = None
+
+    @model_validator(mode="after")
+    def _review_explained(self) -> Criterion:
+        if self.review_if and not self.approximates and not isinstance(self.rule, ReviewRule):
+            raise ValueError("review_if needs `approximates` saying what a person must check")
+        return self
+
+
+class Cohort(Model):
+    title: str
+    criteria: list[str] = Field(min_length=1)
+
+
+class Defaults(Model):
+    lab_lookback_days: int = Field(90, gt=0)
+
+
+class CriteriaFile(Model):
+    trial: str
+    title: str
+    version: str
+    source: str | None = None
+    defaults: Defaults = Defaults()
+    concept_sets: dict[str, ConceptSet]
+    labs: dict[str, LabDefinition] = {}
+    criteria: list[Criterion] = Field(min_length=1)
+    cohorts: dict[str, Cohort] = Field(min_length=1)
+
+    @field_validator("concept_sets", "labs", "cohorts")
+    @classmethod
+    def _keys(cls, v: dict) -> dict:
+        for key in v:
+            if not re.match(ID_PATTERN, key):
+                raise ValueError(f"name {key!r} must be lower_snake_case")
+        return v
+
+    @model_validator(mode="after")
+    def _references(self) -> CriteriaFile:
+        problems: list[str] = []
+        seen: set[str] = set()
+        for c in self.criteria:
+            if c.id in seen:
+                problems.append(f"criterion {c.id}: duplicate id")
+            seen.add(c.id)
+            for path, rule in walk_rules(c.rule, "rule"):
+                problems += [f"criterion {c.id}: {path}.{p}" for p in self._rule_problems(rule)]
+        for name, lab in self.labs.items():
+            if lab.concept_set not in self.concept_sets:
+                problems.append(f"labs.{name}.concept_set: unknown concept set {lab.concept_set!r}")
+            if (lab.default_uln is None) != (lab.uln_unit is None):
+                problems.append(f"labs.{name}: default_uln and uln_unit go together")
+        for name, cohort in self.cohorts.items():
+            for cid in cohort.criteria:
+                if cid not in seen:
+                    problems.append(f"cohorts.{name}.criteria: unknown criterion {cid!r}")
+            dupes = {x for x in cohort.criteria if cohort.criteria.count(x) > 1}
+            if dupes:
+                problems.append(f"cohorts.{name}.criteria: listed twice: {sorted(dupes)}")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    def _rule_problems(self, rule: Model) -> list[str]:
+        out: list[str] = []
+        if isinstance(rule, EventRuleBase) and rule.concept_set not in self.concept_sets:
+            out.append(f"concept_set: unknown concept set {rule.concept_set!r}")
+        if isinstance(rule, LabRule):
+            lab = self.labs.get(rule.lab)
+            if lab is None:
+                out.append(f"lab: unknown lab {rule.lab!r} (define it under labs:)")
+            elif rule.relative_to == "uln" and lab.default_uln is None:
+                out.append(f"relative_to: lab {rule.lab} needs default_uln for results without range_high")
+            elif rule.unit is not None and lab.unitless_is and not convertible(lab.unitless_is, rule.unit,
+                                                                                lab.molar_mass):
+                out.append(f"unit: {rule.unit} cannot express lab {rule.lab} (its results are {lab.unitless_is})")
+            if rule.derive == "egfr_ckd_epi_2021":
+                if "creatinine" not in self.labs:
+                    out.append("derive: egfr_ckd_epi_2021 needs a lab named creatinine")
+                if rule.unit not in (None, "mL/min/1.73m2"):
+                    out.append("derive: eGFR is in mL/min/1.73m2")
+        return out
+
+    def criterion(self, cid: str) -> Criterion:
+        return next(c for c in self.criteria if c.id == cid)
+
+    def lookback(self, rule: LabRule) -> int | None:
+        """Days of lookback for a lab rule; None means the whole history."""
+        return None if rule.whole_history else (rule.lookback_days or self.defaults.lab_lookback_days)
+
+
+def walk_rules(rule: Model, path: str):
+    """Yield (path, rule) for a rule and every rule nested in it, depth first."""
+    yield path, rule
+    if isinstance(rule, AllOf | AnyOf):
+        for i, child in enumerate(rule.rules):
+            yield from walk_rules(child, f"{path}.rules[{i}]")
+    elif isinstance(rule, Not):
+        yield from walk_rules(rule.rule, f"{path}.rule")
