@@ -62,10 +62,8 @@ class LabDefinition(Model):
     default_uln: float | None = Field(None, gt=0)  # in `uln_unit`, used when a result has no range_high
     uln_unit: str | None = None
     unitless_is: str | None = None  # results with no unit are taken to be in this unit (e.g. titer)
-    plausible: tuple[float, float] | None = None  # (low, high) in `plausible_unit`, for the quality gate
-    plausible_unit: str | None = None
 
-    @field_validator("uln_unit", "unitless_is", "plausible_unit")
+    @field_validator("uln_unit", "unitless_is")
     @classmethod
     def _known_unit(cls, v: str | None) -> str | None:
         if v is not None and v not in BY_KEY:
@@ -261,6 +259,9 @@ class CriteriaFile(Model):
             seen.add(c.id)
             for path, rule in walk_rules(c.rule, "rule"):
                 problems += [f"criterion {c.id}: {path}.{p}" for p in self._rule_problems(rule)]
+                if isinstance(rule, ReviewRule) and path != "rule":
+                    problems.append(f"criterion {c.id}: {path}.kind: review is a whole criterion, not part of a "
+                                    "rule; use `approximates` and `review_if` on the criterion instead")
         for name, lab in self.labs.items():
             if lab.concept_set not in self.concept_sets:
                 problems.append(f"labs.{name}.concept_set: unknown concept set {lab.concept_set!r}")

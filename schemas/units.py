@@ -78,9 +78,8 @@ def factors_to(target: str, molar_mass: float | None = None) -> dict[str, float]
     for u in UNITS:
         if u.dimension != to.dimension:
             continue
-        if (u.molar or to.molar) and molar_mass is None:
-            if u.key != to.key:
-                continue
+        if (u.molar or to.molar) and molar_mass is None and u.key != to.key:
+            continue
         out[u.key] = _base(u, molar_mass) / _base(to, molar_mass)
     return out
 

@@ -1,0 +1,190 @@
+"""`cohort-finder`: run | check | generate | validate. Errors a user can cause end in one line and exit 2.
+
+The criteria file is validated before any JVM starts. Credentials for JDBC come from the environment
+(COHORT_FINDER_JDBC_USER / COHORT_FINDER_JDBC_PASSWORD) or a properties file, never from the command line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from datetime import date
+from pathlib import Path
+
+from jobs.errors import CohortFinderError
+
+log = logging.getLogger("cohort_finder")
+DEFAULT_CRITERIA = Path(__file__).resolve().parents[1] / "criteria" / "nct06557265.yaml"
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
+
+
+def _positive(text: str) -> int:
+    n = int(text)
+    if n < 0:
+        raise argparse.ArgumentTypeError("must be >= 0")
+    return n
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="cohort-finder", description=__doc__.splitlines()[0])
+    p.add_argument("-v", "--verbose", action="count", default=0, help="more log detail (-vv: Spark INFO)")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    def omop_args(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("--omop", required=True, help="folder of OMOP CSV/Parquet tables (local, hdfs://, s3a://) "
+                                                      "or a jdbc: URL")
+        sp.add_argument("--jdbc-schema", help="database schema holding the CDM tables (with a jdbc: --omop)")
+        sp.add_argument("--jdbc-properties", help="file of key=value JDBC properties (user, password, driver)")
+        sp.add_argument("--master", help="Spark master for a plain run (spark-submit sets its own)")
+
+    run = sub.add_parser("run", help="screen an extract against a criteria file and write results")
+    omop_args(run)
+    run.add_argument("--criteria", default=str(DEFAULT_CRITERIA), help="criteria YAML (default: NCT06557265)")
+    run.add_argument("--as-of", type=_date, help="screening date (default: cdm_source.source_release_date, "
+                                                  "else today)")
+    run.add_argument("--out", required=True, help="result folder (replaced atomically)")
+    run.add_argument("--overwrite", action="store_true", help="replace an existing result")
+    run.add_argument("--min-cell-count", type=_positive, default=0,
+                     help="show shared counts between 1 and N-1 as '<N' (0: off)")
+    run.add_argument("--fail-on-quality-warnings", action="store_true")
+
+    check = sub.add_parser("check", help="run the data-quality gate alone and print a summary")
+    omop_args(check)
+    check.add_argument("--criteria", default=str(DEFAULT_CRITERIA))
+    check.add_argument("--as-of", type=_date)
+
+    gen = sub.add_parser("generate", help="write a synthetic OMOP extract with planted trial patients")
+    gen.add_argument("--out", required=True)
+    gen.add_argument("--persons", type=int, default=3000)
+    gen.add_argument("--seed", type=int, default=7)
+    gen.add_argument("--as-of", type=_date, default=date(2026, 10, 1))
+    gen.add_argument("--format", choices=["csv", "parquet"], default="csv")
+    gen.add_argument("--overwrite", action="store_true")
+
+    val = sub.add_parser("validate", help="validate a criteria file (no Spark)")
+    val.add_argument("criteria", nargs="+")
+    return p
+
+
+def jdbc_properties(path: str | None) -> dict[str, str]:
+    props: dict[str, str] = {}
+    if path:
+        for line in Path(path).read_text(encoding="utf-8").splitlines():
+            if line.strip() and not line.lstrip().startswith("#") and "=" in line:
+                k, v = line.split("=", 1)
+                props[k.strip()] = v.strip()
+    if os.environ.get("COHORT_FINDER_JDBC_USER"):
+        props["user"] = os.environ["COHORT_FINDER_JDBC_USER"]
+    if os.environ.get("COHORT_FINDER_JDBC_PASSWORD"):
+        props["password"] = os.environ["COHORT_FINDER_JDBC_PASSWORD"]
+    return props
+
+
+def _setup_logging(verbose: int) -> None:
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(message)s", datefmt="%H:%M:%S")
+    for noisy in ("py4j", "great_expectations", "urllib3"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    if verbose >= 2:
+        os.environ["COHORT_FINDER_SPARK_LOG_LEVEL"] = "INFO"
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from jobs.criteria_loader import load_criteria
+
+    criteria = load_criteria(args.criteria)  # before any JVM
+    from jobs.pipeline import RunConfig, run
+    from jobs.session import build_session
+
+    spark = build_session(master=args.master)
+    try:
+        result = run(spark, RunConfig(
+            omop=args.omop, criteria=criteria, criteria_path=args.criteria, out=args.out, as_of=args.as_of,
+            overwrite=args.overwrite, min_cell_count=args.min_cell_count, jdbc_schema=args.jdbc_schema,
+            jdbc_properties=jdbc_properties(args.jdbc_properties),
+            fail_on_quality_warnings=args.fail_on_quality_warnings))
+    finally:
+        spark.stop()
+    m = result.manifest
+    print(f"results: {result.out}")
+    for cohort, counts in m["status_counts"].items():
+        print(f"  {cohort}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    print(f"  as-of {m['as_of']} ({m['as_of_source']}); report: {result.out}/report.md; "
+          f"candidates: {result.out}/candidates_<cohort>.csv")
+    return 0
+
+
+def _cmd_check(args: argparse.Namespace) -> int:
+    from jobs.criteria_loader import load_criteria
+
+    criteria = load_criteria(args.criteria)
+    from jobs.quality_hook import run_check
+    from jobs.session import build_session
+
+    spark = build_session(master=args.master)
+    try:
+        text, ok = run_check(spark, args.omop, criteria, args.as_of, args.jdbc_schema,
+                             jdbc_properties(args.jdbc_properties))
+    finally:
+        spark.stop()
+    print(text)
+    return 0 if ok else 2
+
+
+def _cmd_generate(args: argparse.Namespace) -> int:
+    import shutil
+
+    from jobs.generator import generate
+
+    out = Path(args.out)
+    if out.exists():
+        if not args.overwrite:
+            raise CohortFinderError(f"--out {out} exists; pass --overwrite to replace it")
+        shutil.rmtree(out)
+    summary = generate(out, persons=args.persons, seed=args.seed, as_of=args.as_of, fmt=args.format)
+    print(f"sample: {out}/omop ({args.persons} persons); ground truth: {out}/ground_truth.csv")
+    log.debug("%s", summary)
+    return 0
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    from jobs.criteria_loader import load_criteria
+
+    for path in args.criteria:
+        c = load_criteria(path)
+        print(f"{path}: ok ({len(c.criteria)} criteria, cohorts: "
+              + ", ".join(f"{k} {len(v.criteria)}" for k, v in c.cohorts.items()) + ")")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    _setup_logging(args.verbose)
+    commands = {"run": _cmd_run, "check": _cmd_check, "generate": _cmd_generate, "validate": _cmd_validate}
+    try:
+        return commands[args.command](args)
+    except CohortFinderError as exc:
+        print(f"cohort-finder: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("cohort-finder: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # a bug or an environment failure: one line by default, the trace with -v
+        if args.verbose:
+            raise
+        first = next((ln for ln in str(exc).splitlines() if ln.strip()), type(exc).__name__)
+        print(f"cohort-finder: internal error ({type(exc).__name__}): {first[:500]}\n"
+              "  rerun with -v for the full traceback", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,164 @@
+"""Labs: the latest (or max/min) usable result in a window, converted to the criterion's unit; derived eGFR.
+
+A result's unit is recognised by unit_concept_id, else by its normalised unit_source_value, else (when no
+unit is recorded at all) by the lab's `unitless_is`. A numeric result whose unit cannot be converted to the
+requested unit is not evidence; it is counted in `n_unconvertible`.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from itertools import chain
+
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+
+from jobs.feature_plan import EGFR_METHOD, DerivedRequest, LabRequest
+from jobs.features_demographics import age_at
+from jobs.features_events import window_start
+from schemas.criteria import LabDefinition
+from schemas.units import alias_table, concept_table, factors_to
+
+POSITIVE_CONCEPTS = (9191,)  # Positive
+NEGATIVE_CONCEPTS = (9189,)  # Negative
+MEASUREMENT_COLUMNS = ["measurement_id", "person_id", "measurement_concept_id", "measurement_date",
+                       "value_as_number", "value_as_concept_id", "unit_concept_id", "unit_source_value",
+                       "range_high"]
+
+
+def _literal_map(mapping: dict) -> Column:
+    return F.create_map(*chain.from_iterable((F.lit(k), F.lit(v)) for k, v in sorted(mapping.items())))
+
+
+def normalised_unit_text(col: Column) -> Column:
+    """Same normalisation as schemas.units.normalise_unit_text, as a Column."""
+    return F.translate(F.regexp_replace(F.lower(F.trim(col)), r"\s+", ""), "µμ", "uu")
+
+
+def recognised_unit(unit_concept_id: Column, unit_source_value: Column) -> Column:
+    """Unit key from unit_concept_id, falling back to unit_source_value (Synthea writes U/L with id 0)."""
+    return F.coalesce(_literal_map(concept_table())[unit_concept_id],
+                      _literal_map(alias_table())[normalised_unit_text(unit_source_value)])
+
+
+def no_unit_recorded(unit_concept_id: Column, unit_source_value: Column) -> Column:
+    return (F.coalesce(unit_concept_id, F.lit(0)) == 0) & (F.coalesce(F.trim(unit_source_value), F.lit("")) == "")
+
+
+def qualitative(value_as_concept_id: Column) -> Column:
+    """True for a positive result concept, false for a negative one, else null."""
+    return (F.when(value_as_concept_id.isin(*POSITIVE_CONCEPTS), F.lit(True))
+            .when(value_as_concept_id.isin(*NEGATIVE_CONCEPTS), F.lit(False)))
+
+
+def lab_results(measurement: DataFrame, membership: DataFrame, labs: dict[str, LabDefinition]) -> DataFrame:
+    """Measurements of the criteria's labs, one row per (result, lab), with the unit recognised.
+
+    Columns: measurement_id, person_id, lab, measurement_concept_id, measurement_date, value_as_number,
+    value_as_concept_id, range_high, unit_key (recognised or the lab's unitless default), positive.
+    """
+    set_to_labs = [(name, lab.concept_set, lab.unitless_is) for name, lab in sorted(labs.items())]
+    lab_sets = measurement.sparkSession.createDataFrame(set_to_labs, "lab string, concept_set string, unitless string")
+    members = F.broadcast(membership.join(F.broadcast(lab_sets), "concept_set")
+                          .select(F.col("concept_id").alias("measurement_concept_id"), "lab", "unitless"))
+    recognised = recognised_unit(F.col("unit_concept_id"), F.col("unit_source_value"))
+    return (measurement.join(members, "measurement_concept_id")
+            .select("measurement_id", "person_id", "lab", "measurement_concept_id", "measurement_date",
+                    "value_as_number", "value_as_concept_id", "range_high",
+                    F.when(recognised.isNotNull(), recognised)
+                    .when(no_unit_recorded(F.col("unit_concept_id"), F.col("unit_source_value")), F.col("unitless"))
+                    .alias("unit_key"),
+                    qualitative(F.col("value_as_concept_id")).alias("positive")))
+
+
+def converted(req_unit: str, lab: LabDefinition) -> Column:
+    """value_as_number in `req_unit`, or null when the result's unit cannot be converted."""
+    factor = _literal_map(factors_to(req_unit, lab.molar_mass))[F.col("unit_key")]
+    return F.col("value_as_number") * factor
+
+
+def lab_aggregate(req: LabRequest, lab: LabDefinition, as_of: date) -> Column:
+    """One LAB_FEATURE struct (an aggregate expression) for a request, over lab_results rows."""
+    first = window_start(as_of, req.lookback_days)
+    in_window = (F.col("lab") == req.lab) & (F.col("measurement_date") <= F.lit(as_of))
+    if first is not None:
+        in_window &= F.col("measurement_date") >= first
+    tie = [F.col("measurement_date").alias("date"), F.col("measurement_id").alias("id")]
+    if req.mode == "qualitative":
+        usable = in_window & F.col("positive").isNotNull()
+        order = [F.col("positive").alias("k")] if req.aggregate == "max" else []
+        best = F.max(F.when(usable, F.struct(*order, *tie, F.col("positive").alias("pos"),
+                                             F.col("measurement_concept_id").alias("cid"),
+                                             F.col("value_as_number").alias("raw"),
+                                             F.col("unit_key").alias("ru"))))
+        value, uln_ratio = F.lit(None).cast("double"), F.lit(None).cast("double")
+        unconvertible = F.lit(0).cast("long")
+    else:
+        value_col = converted(req.unit, lab)
+        uln = (F.when(F.col("range_high") > 0, F.col("value_as_number") / F.col("range_high")))
+        to_req = factors_to(req.unit, lab.molar_mass) if req.unit else {}
+        if lab.default_uln is not None and lab.uln_unit in to_req:  # never divide by a NaN ULN: NaN >= 3 is true
+            uln = uln.otherwise(value_col / F.lit(lab.default_uln * to_req[lab.uln_unit]))
+        usable = in_window & value_col.isNotNull()
+        key = {"latest": [], "max": [value_col.alias("k")], "min": [(-value_col).alias("k")]}[req.aggregate]
+        best = F.max(F.when(usable, F.struct(*key, *tie, value_col.alias("v"), uln.alias("u"),
+                                             F.col("positive").alias("pos"),
+                                             F.col("measurement_concept_id").alias("cid"),
+                                             F.col("value_as_number").alias("raw"),
+                                             F.col("unit_key").alias("ru"))))
+        value, uln_ratio = best["v"], best["u"]
+        unconvertible = F.count(F.when(in_window & F.col("value_as_number").isNotNull() & value_col.isNull(), 1))
+    return F.struct(
+        value.alias("value"),
+        F.lit(req.unit).cast("string").alias("unit"),
+        best["date"].alias("date"),
+        best["cid"].alias("concept_id"),
+        best["raw"].alias("raw_value"),
+        best["ru"].alias("raw_unit"),
+        uln_ratio.alias("uln_ratio"),
+        best["pos"].alias("positive"),
+        F.count(F.when(usable, 1)).alias("n_results"),
+        unconvertible.cast("long").alias("n_unconvertible"),
+        F.lit(None).cast("string").alias("derived"),
+    ).alias(req.name)
+
+
+def egfr_ckd_epi_2021(creatinine_mg_dl: Column, age: Column, sex: Column) -> Column:
+    """Race-free CKD-EPI 2021 (Inker et al., NEJM 2021), mL/min/1.73 m2; null without sex, age or creatinine."""
+    female = sex == "female"
+    kappa = F.when(female, 0.7).when(sex == "male", 0.9)
+    alpha = F.when(female, -0.241).when(sex == "male", -0.302)
+    ratio = creatinine_mg_dl / kappa
+    value = (142 * F.pow(F.least(ratio, F.lit(1.0)), alpha) * F.pow(F.greatest(ratio, F.lit(1.0)), -1.200)
+             * F.pow(F.lit(0.9938), age) * F.when(female, 1.012).otherwise(1.0))
+    return F.when((creatinine_mg_dl > 0) & age.isNotNull() & kappa.isNotNull(), value)
+
+
+def derived_feature(req: DerivedRequest) -> Column:
+    """A LAB_FEATURE struct computed from the creatinine feature and demographics (after aggregation)."""
+    if req.method != EGFR_METHOD:
+        raise ValueError(f"unknown derivation {req.method}")
+    creat = F.col(req.creatinine.name)
+    value = egfr_ckd_epi_2021(creat["value"], age_at(F.col("birth_date"), creat["date"]), F.col("sex"))
+    return F.when(value.isNotNull(), F.struct(
+        value.alias("value"), F.lit("mL/min/1.73m2").alias("unit"), creat["date"].alias("date"),
+        creat["concept_id"].alias("concept_id"), creat["value"].alias("raw_value"),
+        F.lit("mg/dL").alias("raw_unit"), F.lit(None).cast("double").alias("uln_ratio"),
+        F.lit(None).cast("boolean").alias("positive"), F.lit(1).cast("long").alias("n_results"),
+        F.lit(0).cast("long").alias("n_unconvertible"),
+        F.format_string("CKD-EPI 2021 from creatinine %s mg/dL", F.round(creat["value"], 2).cast("string"))
+        .alias("derived"),
+    )).alias(req.name)
+
+
+def lab_features(results: DataFrame, demographics: DataFrame, requests: list[LabRequest],
+                 derived: list[DerivedRequest], labs: dict[str, LabDefinition], as_of: date) -> DataFrame:
+    """person_id + one LAB_FEATURE struct per request and per derivation, for persons with any lab result."""
+    aggs = [lab_aggregate(r, labs[r.lab], as_of) for r in sorted(requests)]
+    per_person = results.groupBy("person_id").agg(*aggs) if aggs else results.select("person_id").distinct()
+    if not derived:
+        return per_person
+    demo = demographics.select("person_id", "sex", "birth_date")
+    names = [r.name for r in sorted(requests)]
+    return (per_person.join(demo, "person_id", "left")
+            .select("person_id", *names, *[derived_feature(d) for d in sorted(derived)]))
