@@ -16,6 +16,7 @@ from pyspark.sql import Column
 from pyspark.sql import functions as F
 
 from jobs.feature_plan import derived_request, event_request, lab_request
+from jobs.formatting import number_text
 from schemas.criteria import (
     AgeRule,
     AliveRule,
@@ -55,11 +56,6 @@ class Context:
 
 def _null(kind: str) -> Column:
     return F.lit(None).cast(kind)
-
-
-def _num(col: Column) -> Column:
-    """A number for people: at most 2 decimals, no trailing .0."""
-    return F.regexp_replace(F.round(col, 2).cast("string"), r"\.0$", "")
 
 
 def _window_text(days: int | None) -> str:
@@ -166,13 +162,13 @@ def _lab(rule: LabRule, ctx: Context) -> Evidence:
     elif rule.relative_to == "uln":
         x = feat["uln_ratio"]
         truth = _compare(x, rule)
-        text = F.concat(F.lit(f"{lab.name} "), _num(feat["raw_value"]), F.lit(" "),
-                        F.coalesce(feat["raw_unit"], F.lit("")), F.lit(" = "), _num(x), F.lit("x ULN"), when)
+        text = F.concat(F.lit(f"{lab.name} "), number_text(feat["raw_value"]), F.lit(" "),
+                        F.coalesce(feat["raw_unit"], F.lit("")), F.lit(" = "), number_text(x), F.lit("x ULN"), when)
         value, unit = x, F.lit("x ULN")
     else:
         x = feat["value"]
         truth = _compare(x, rule)
-        text = F.concat(F.lit(f"{lab.name} "), _num(x), F.lit(f" {rule.unit}"), when,
+        text = F.concat(F.lit(f"{lab.name} "), number_text(x), F.lit(f" {rule.unit}"), when,
                         F.when(feat["derived"].isNotNull(), F.concat(F.lit(" ("), feat["derived"], F.lit(")")))
                         .otherwise(F.lit("")))
         value, unit = x, F.lit(rule.unit)

@@ -16,6 +16,7 @@ from pyspark.sql import functions as F
 from jobs.feature_plan import EGFR_METHOD, DerivedRequest, LabRequest
 from jobs.features_demographics import age_at
 from jobs.features_events import window_start
+from jobs.formatting import number_text
 from schemas.criteria import LabDefinition
 from schemas.units import alias_table, concept_table, factors_to
 
@@ -146,7 +147,7 @@ def derived_feature(req: DerivedRequest) -> Column:
         F.lit("mg/dL").alias("raw_unit"), F.lit(None).cast("double").alias("uln_ratio"),
         F.lit(None).cast("boolean").alias("positive"), F.lit(1).cast("long").alias("n_results"),
         F.lit(0).cast("long").alias("n_unconvertible"),
-        F.format_string("CKD-EPI 2021 from creatinine %s mg/dL", F.round(creat["value"], 2).cast("string"))
+        F.format_string("CKD-EPI 2021 from creatinine %s mg/dL", number_text(creat["value"]))
         .alias("derived"),
     )).alias(req.name)
 
