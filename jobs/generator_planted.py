@@ -420,11 +420,18 @@ def _pmn_noise(plan: Plan, rng: np.random.Generator) -> None:
 
 
 def _pla2r(low: float, high: float, older_positive: bool) -> Callable[[Plan, np.random.Generator], None]:
-    """Latest PLA2R below 20 RU/mL; optionally an older positive one (the latest result counts)."""
+    """Latest PLA2R below 20 RU/mL; optionally an older positive one (the latest result counts).
+
+    With `older_positive` (the clearly negative scenario) half the results also carry value_as_concept_id
+    Negative (9189); the others, and all borderline ones, are numeric only (value_as_concept_id 0), which the
+    `positive` comparator must read as not positive (value_as_concept_id = 9191 is false), not as unknown.
+    """
 
     def perturb(plan: Plan, rng: np.random.Generator) -> None:
         latest = _d(rng, 10, 150)
-        plan.slots["pla2r"] = [lab(V.ANTI_PLA2R, latest, float(rng.integers(low, high + 1)), 0, "RU/mL")]
+        flag = V.NEGATIVE if older_positive and rng.random() < 0.5 else 0
+        value = float(rng.integers(low, high + 1))
+        plan.slots["pla2r"] = [lab(V.ANTI_PLA2R, latest, value, 0, "RU/mL", value_concept=flag)]
         if older_positive and rng.random() < 0.5:
             plan.slots["pla2r"].append(
                 lab(V.ANTI_PLA2R, latest + _d(rng, 200, 700), _u(rng, 40, 200, 0), 0, "RU/mL")
