@@ -19,6 +19,25 @@ from jobs.errors import InputError
 from schemas.omop import known_tables, table_fields
 
 MALFORMED = "_malformed"  # array<string>: the columns of this row whose text did not parse
+RECORD = "_record"  # the name `_malformed` carries for a CSV line with the wrong number of fields
+ABSENT = "omop_reader_absent"  # StructField metadata key: the column was not in the file and is all null
+_CORRUPT = "_corrupt_record"
+# CDM 5.4 name -> the CDM 5.3 name of the same column (read transparently from 5.3 extracts).
+CDM53_NAMES: dict[str, dict[str, str]] = {
+    "visit_occurrence": {
+        "admitted_from_concept_id": "admitting_source_concept_id",
+        "admitted_from_source_value": "admitting_source_value",
+        "discharged_to_concept_id": "discharge_to_concept_id",
+        "discharged_to_source_value": "discharge_to_source_value",
+    },
+    "visit_detail": {
+        "admitted_from_concept_id": "admitting_source_concept_id",
+        "admitted_from_source_value": "admitting_source_value",
+        "discharged_to_concept_id": "discharge_to_concept_id",
+        "discharged_to_source_value": "discharge_to_source_value",
+        "parent_visit_detail_id": "visit_detail_parent_id",
+    },
+}
 CSV_SUFFIXES = (".csv", ".csv.gz", ".csv.bz2", ".txt", ".tsv", ".tsv.gz")
 PARQUET_SUFFIXES = (".parquet", ".snappy.parquet")
 
@@ -40,6 +59,7 @@ class ReadReport:
     missing_tables: list[str] = field(default_factory=list)
     empty_tables: list[str] = field(default_factory=list)
     missing_optional_columns: dict[str, list[str]] = field(default_factory=dict)
+    cdm53_columns: dict[str, list[str]] = field(default_factory=dict)  # table -> 5.3 names read as 5.4
 
 
 def _strip_suffix(name: str) -> tuple[str, str | None, str]:
@@ -94,14 +114,16 @@ class OmopExtract:
             path = st.getPath().toString()
             empty = False
             if st.isDirectory():
-                parts = [s for s in fs.listStatus(st.getPath()) if not s.getPath().getName().startswith((".", "_"))]
+                parts = [s for s in fs.listStatus(st.getPath())
+                         if not s.getPath().getName().startswith((".", "_"))]
                 kinds = {_strip_suffix(p.getPath().getName())[1] for p in parts}
                 kinds.discard(None)
                 if not parts:
                     fmt, empty = "csv", True
                 elif len(kinds) != 1:
-                    raise InputError(f"table {table}: folder {path} mixes or lacks file types ({sorted(kinds) or 'none'});"
-                                     " put only .csv(.gz) or only .parquet part files in it.")
+                    raise InputError(f"table {table}: folder {path} mixes or lacks file types"
+                                     f" ({sorted(kinds) or 'none'}); put only .csv(.gz) or only .parquet"
+                                     " part files in it.")
                 else:
                     fmt = kinds.pop()
                     empty = all(p.getLen() == 0 for p in parts)
@@ -139,8 +161,9 @@ class OmopExtract:
         loc = self._locations.get(table)
         if loc is None or loc.empty:
             if required:
-                raise InputError(f"table {table}: {'empty' if loc else 'not found'} in {self.root}; it is required"
-                                 f" (expected {table}.csv, {table.upper()}.csv, {table}.parquet or a {table}/ folder).")
+                raise InputError(f"table {table}: {'empty' if loc else 'not found'} in {self.root}; it is"
+                                 f" required (expected {table}.csv, {table.upper()}.csv, {table}.parquet"
+                                 f" or a {table}/ folder).")
             (self.report.empty_tables if loc else self.report.missing_tables).append(table)
             return self._empty(table, columns)
         try:
@@ -148,46 +171,70 @@ class OmopExtract:
         except InputError:
             raise
         except Exception as exc:
-            raise InputError(f"table {table}: cannot read {loc.path} as {loc.fmt} ({_first_line(exc)}).") from None
-        by_lower = {c.lstrip("\ufeff").strip().strip('"').lower(): c for c in raw.columns}
+            raise InputError(f"table {table}: cannot read {_display(loc.path)} as {loc.fmt}"
+                             f" ({_first_line(exc)}); check the file is complete and in the expected"
+                             " format.") from None
+        if raw is None:
+            if required:
+                raise InputError(f"table {table}: {_display(loc.path)} is empty; it is required.")
+            self.report.empty_tables.append(table)
+            return self._empty(table, columns)
+        by_lower = {c.lstrip("\ufeff").strip().strip('"').lower(): c for c in raw.columns if c != _CORRUPT}
+        renamed = {new: old for new, old in CDM53_NAMES.get(table, {}).items()
+                   if new not in by_lower and old in by_lower}
         out: list[Column] = []
         bad: list[Column] = []
         absent_optional = []
         for name in columns:
             f = fields[name]
-            if name not in by_lower:
+            source = renamed.get(name, name)
+            if source not in by_lower:
                 if f.required:
-                    raise InputError(f"table {table}: required column {name} is missing from {loc.path}"
-                                     f" (columns found: {', '.join(sorted(by_lower)) or 'none'}).")
+                    raise InputError(f"table {table}: required column {name} is missing from"
+                                     f" {_display(loc.path)} (columns found:"
+                                     f" {', '.join(sorted(by_lower)) or 'none'}); add the column or export"
+                                     " the table with its CDM header.")
                 absent_optional.append(name)
-                out.append(F.lit(None).cast(f.spark_type).alias(name))
+                out.append(F.lit(None).cast(f.spark_type).alias(name, metadata={ABSENT: True}))
                 continue
-            src = F.col(f"`{by_lower[name]}`")
+            src = F.col(f"`{by_lower[source]}`")
             typed = _cast(src, f.spark_type)
             out.append(typed.alias(name))
-            if loc.fmt != "parquet" or raw.schema[by_lower[name]].dataType != f.spark_type:
+            if loc.fmt != "parquet" or raw.schema[by_lower[source]].dataType != f.spark_type:
                 bad.append(F.when(src.isNotNull() & typed.isNull(), F.lit(name)))
+        if _CORRUPT in raw.columns:
+            # A line with too many or too few fields: Spark fills `_corrupt_record` only when every column is
+            # parsed, so the flag references all of them (this switches CSV column pruning off for the scan).
+            every = F.concat_ws("\u0001", *[F.col(f"`{c}`") for c in raw.columns if c != _CORRUPT])
+            bad.append(F.when(F.col(_CORRUPT).isNotNull() & (F.length(every) >= 0), F.lit(RECORD)))
         if absent_optional:
             self.report.missing_optional_columns[table] = absent_optional
-        malformed = F.filter(F.array(*bad), lambda x: x.isNotNull()) if bad else F.array().cast("array<string>")
+        if renamed:
+            self.report.cdm53_columns[table] = sorted(renamed.values())
+        malformed = (F.filter(F.array(*bad), lambda x: x.isNotNull()) if bad
+                     else F.array().cast("array<string>"))
         self.report.tables[table] = {"path": _display(loc.path), "format": loc.fmt, "columns": list(columns)}
         return raw.select(*out, malformed.alias(MALFORMED))
 
-    def _load(self, loc: TableLocation) -> DataFrame:
+    def _load(self, loc: TableLocation) -> DataFrame | None:
         reader = self.spark.read
         if loc.fmt == "parquet":
             return reader.parquet(loc.path)
         if loc.fmt == "jdbc":
             props = dict(self.jdbc_properties)
             return reader.format("jdbc").options(url=self.root, dbtable=loc.path, **props).load()
-        return (reader.option("header", True)
-                .option("inferSchema", False)  # every column stays a string; we cast explicitly
-                .option("sep", loc.delimiter)
-                .option("quote", '"').option("escape", '"')
-                .option("mode", "PERMISSIVE")
-                .option("nullValue", "")
-                .option("emptyValue", None)
-                .option("encoding", "UTF-8")
+        options = {"header": True, "sep": loc.delimiter, "quote": '"', "escape": '"', "nullValue": "",
+                   "emptyValue": None, "encoding": "UTF-8", "inferSchema": False}
+        # First the header alone (one small job), then the file with every column a string plus the corrupt
+        # record column, so lines with the wrong number of fields are flagged rather than silently shifted.
+        header = reader.options(**options).csv(loc.path).columns
+        if not header:
+            return None  # blank lines only: the same as an empty file
+        schema = T.StructType([T.StructField(c, T.StringType(), True) for c in header]
+                              + [T.StructField(_CORRUPT, T.StringType(), True)])
+        return (self.spark.read.schema(schema).options(**options)
+                .option("mode", "PERMISSIVE").option("columnNameOfCorruptRecord", _CORRUPT)
+                .option("enforceSchema", True)  # header names were taken from the file itself just above
                 .csv(loc.path))
 
     def _empty(self, table: str, columns: list[str]) -> DataFrame:
@@ -209,8 +256,12 @@ def _cast(col: Column, target: T.DataType) -> Column:
 
 
 def _first_line(exc: Exception) -> str:
-    text = str(exc).strip().splitlines()
-    line = next((ln for ln in text if ln.strip()), type(exc).__name__)
+    """The informative line of an exception: py4j wraps Spark's message after a generic first line."""
+    lines = [ln.strip() for ln in str(exc).strip().splitlines() if ln.strip()]
+    lines = [ln for ln in lines if not ln.startswith(("An error occurred while calling", "at "))]
+    line = lines[0] if lines else type(exc).__name__
+    if ": " in line and line.split(": ", 1)[0].startswith(("org.", "java.", "scala.")):
+        line = line.split(": ", 1)[1]  # drop the Java class name
     return line[:300]
 
 

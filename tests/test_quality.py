@@ -1,0 +1,316 @@
+"""The data-quality gate: suites load and validate, every check family can fail with the right count,
+severities behave, quarantine splits, and no person-level value ever reaches a message."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+
+import pytest
+import yaml
+
+from jobs.errors import QualityGateError
+from jobs.omop_reader import ABSENT, MALFORMED, RECORD
+from jobs.quality import (
+    REASON,
+    GateResult,
+    SuiteError,
+    load_suites,
+    quarantine_split,
+    run_gate,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+AS_OF = date(2024, 6, 30)
+TABLES = ["person", "observation_period", "death", "condition_occurrence", "drug_exposure", "procedure_occurrence",
+          "measurement", "observation", "visit_occurrence", "care_site", "location", "cdm_source", "concept",
+          "concept_ancestor"]
+SECRET_PID = 987654321  # person-level values that must never appear in a message
+SECRET_VALUE = 123456.75
+
+
+# ------------------------------------------------------------------------------------------------ suites (no Spark)
+def test_every_table_has_a_suite_and_every_expectation_a_severity_and_rationale():
+    suites = load_suites()
+    assert {s.table for s in suites.values()} == set(TABLES) | {"lab_results"}
+    for suite in suites.values():
+        assert suite.checks, suite.name
+        for check in suite.checks:
+            assert check.severity in ("error", "warn")
+            assert check.why
+    person = {(c.type, c.column): c.severity for c in suites["person"].checks}
+    assert person[("expect_column_values_to_be_unique", "person_id")] == "error"
+    assert person[("expect_column_values_to_not_be_null", "person_id")] == "error"
+    assert person[("expect_column_values_to_not_be_null", "year_of_birth")] == "warn"
+
+
+def test_lab_ranges_agree_with_the_criteria_file():
+    labs = yaml.safe_load((ROOT / "criteria" / "nct06557265.yaml").read_text())["labs"]
+    ranges = {c.lab: (c.kwargs["min_value"], c.kwargs["max_value"], c.unit)
+              for c in load_suites()["lab_values"].checks if c.lab}
+    for key, lab in labs.items():
+        if "plausible" in lab:
+            assert ranges[key] == (*lab["plausible"], lab["plausible_unit"]), key
+    assert ranges["hemoglobin"] == (2, 25, "g/dL")
+    assert ranges["platelets"] == (1, 2000, "10^3/uL")
+
+
+def _write_suite(tmp_path: Path, expectation: dict) -> Path:
+    (tmp_path / "t.json").write_text(json.dumps({"name": "t", "table": "person", "expectations": [expectation]}))
+    return tmp_path
+
+
+def test_a_typo_in_an_expectation_type_is_a_clear_error(tmp_path):
+    d = _write_suite(tmp_path, {"type": "expect_column_values_to_not_be_nul", "kwargs": {"column": "person_id"},
+                                "meta": {"severity": "error", "why": "x"}})
+    with pytest.raises(SuiteError, match=r"t.json: expectation #1: unknown expectation type .*did you mean "
+                                         r"'expect_column_values_to_not_be_null'"):
+        load_suites(d)
+
+
+@pytest.mark.parametrize("expectation, match", [
+    ({"type": "expect_column_values_to_be_between", "kwargs": {"colum": "x", "min_value": 1},
+      "meta": {"severity": "warn", "why": "x"}}, "invalid kwargs"),
+    ({"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "x"},
+      "meta": {"severity": "fatal", "why": "x"}}, "severity must be"),
+    ({"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "x"}, "meta": {"severity": "warn"}},
+     "meta.why"),
+    ({"type": "expect_column_values_to_parse", "kwargs": {"col": "x"}, "meta": {"severity": "warn", "why": "x"}},
+     "kwargs must be"),
+    ({"type": "expect_column_values_to_be_between", "kwargs": {"column": "d", "max_value": {"$PARAMETER": "now"}},
+      "meta": {"severity": "warn", "why": "x"}}, "unknown parameter"),
+])
+def test_bad_expectations_are_rejected_when_suites_load(tmp_path, expectation, match):
+    with pytest.raises(SuiteError, match=match):
+        load_suites(_write_suite(tmp_path, expectation))
+
+
+# ------------------------------------------------------------------------------------------------ frames
+def _person(spark, rows):
+    return spark.createDataFrame(
+        rows, f"person_id long, gender_concept_id long, year_of_birth long, {MALFORMED} array<string>")
+
+
+def _death(spark, rows):
+    return spark.createDataFrame(rows, f"person_id long, death_date date, {MALFORMED} array<string>")
+
+
+def _measurement(spark, rows):
+    return spark.createDataFrame(
+        rows, "measurement_id long, person_id long, measurement_concept_id long, measurement_date date,"
+              f" value_as_number double, unit_source_value string, {MALFORMED} array<string>")
+
+
+def _drug(spark, rows):
+    return spark.createDataFrame(
+        rows, "drug_exposure_id long, person_id long, drug_concept_id long, drug_exposure_start_date date,"
+              f" drug_exposure_end_date date, {MALFORMED} array<string>")
+
+
+def _labs(spark, rows):
+    return spark.createDataFrame(
+        rows, "measurement_id long, person_id long, lab string, measurement_date date, value_as_number double,"
+              " value_as_concept_id long, unit_key string, value_canonical double, has_value boolean")
+
+
+D = date.fromisoformat
+
+
+@pytest.fixture(scope="module")
+def bad_frames(spark):
+    person = _person(spark, [
+        (1, 8532, 1980, []), (2, 8507, 1990, []),
+        (3, 8532, 1970, []), (3, 8532, 1970, []),       # duplicate person_id: 2 rows
+        (None, 8532, 1985, []),                          # null person_id
+        (None, 8532, 1985, ["person_id"]),               # person_id text that did not parse (read as null)
+        (SECRET_PID, 8532, None, ["year_of_birth"]),     # null + malformed year_of_birth: warn only
+        (6, 8532, 1850, [RECORD]),                       # wrong field count; birth year before 1900
+    ])
+    death = _death(spark, [(2, D("2020-01-01"), [])])
+    measurement = _measurement(spark, [
+        (1, 1, 3000963, D("2020-01-01"), 13.0, "g/dL", []),                     # good
+        (2, 404, 3000963, D("2020-01-01"), 13.0, "g/dL", []),                   # orphan
+        (3, None, 3000963, D("2020-01-01"), 13.0, "g/dL", []),                  # null person_id
+        (4, 1, 3000963, D("2025-01-01"), 13.0, "g/dL", []),                     # after as_of
+        (5, 1, 3000963, D("1850-01-01"), SECRET_VALUE, "g/dL", []),             # before 1900 (and birth)
+        (6, 1, 3000963, None, None, "g/dL", ["measurement_date", "value_as_number"]),  # malformed
+        (7, 2, 3000963, D("2021-03-01"), 13.0, "g/dL", []),                     # > 30 days after death
+        (7, 1, 3000963, D("1975-03-01"), 13.0, "g/dL", []),                     # duplicate id; before birth
+        (9, 1, 3000963, D("2020-01-01"), 13.0, "g/dL", [RECORD]),               # wrong field count
+    ])
+    drug = _drug(spark, [
+        (1, 1, 19, D("2020-01-01"), D("2020-02-01"), []),
+        (2, 1, 19, D("2020-03-01"), D("2020-02-01"), []),  # ends before it starts
+        (3, 1, 19, D("2024-06-01"), D("2025-01-01"), []),  # ongoing: end after as_of is fine
+    ])
+    labs = _labs(spark, [
+        (1, 1, "hemoglobin", D("2020-01-01"), 13.0, None, "g/dL", 13.0, True),
+        (2, 1, "hemoglobin", D("2020-01-01"), -1.0, None, "g/dL", -1.0, True),            # negative
+        (3, 1, "hemoglobin", D("2020-01-01"), 130.0, None, "g/dL", 130.0, True),          # implausible
+        (4, 1, "platelets", D("2020-01-01"), SECRET_VALUE, None, None, None, True),       # no unit
+        (5, 1, "anti_dsdna", D("2020-01-01"), 10.0, None, None, None, True),              # no range, no unit
+        (6, 1, "anti_dsdna", D("2020-01-01"), 10.0, None, "IU/mL", None, True),           # no range: fine
+        (7, 1, "egfr", D("2020-01-01"), None, 4181412, None, None, True),                 # qualitative: fine
+    ])
+    return {"person": person, "death": death, "measurement": measurement, "drug_exposure": drug}, labs
+
+
+@pytest.fixture(scope="module")
+def suites():
+    return load_suites()
+
+
+@pytest.fixture(scope="module")
+def gate(spark, bad_frames, suites):
+    frames, labs = bad_frames
+    return run_gate(spark, frames, as_of=AS_OF, suites=suites, lab_results=labs)
+
+
+def _find(gate: GateResult, table, expectation, column=None, lab=None):
+    hits = [r for r in gate.results if r.table == table and r.expectation == expectation
+            and (column is None or r.column == column) and (lab is None or f"{lab} between" in r.message)]
+    assert len(hits) == 1, (table, expectation, column, [r.message for r in hits])
+    return hits[0]
+
+
+@pytest.mark.spark
+@pytest.mark.parametrize("table, expectation, column, bad, rows, severity", [
+    # conformance
+    ("person", "expect_column_values_to_parse", "person_id", 1, 8, "error"),
+    ("person", "expect_column_values_to_parse", "year_of_birth", 1, 8, "warn"),
+    ("person", "expect_rows_to_have_expected_field_count", None, 1, 8, "error"),
+    ("measurement", "expect_column_values_to_parse", "value_as_number", 1, 9, "warn"),
+    ("measurement", "expect_column_values_to_parse", "measurement_date", 1, 9, "warn"),
+    ("measurement", "expect_rows_to_have_expected_field_count", None, 1, 9, "warn"),
+    # completeness
+    ("person", "expect_column_values_to_not_be_null", "person_id", 2, 8, "error"),
+    ("person", "expect_column_values_to_not_be_null", "year_of_birth", 1, 8, "warn"),
+    ("measurement", "expect_column_values_to_not_be_null", "person_id", 1, 9, "warn"),
+    # uniqueness
+    ("person", "expect_column_values_to_be_unique", "person_id", 2, 8, "error"),
+    ("measurement", "expect_column_values_to_be_unique", "measurement_id", 2, 9, "warn"),
+    # relational
+    ("measurement", "expect_column_values_to_exist_in_person", "person_id", 1, 9, "warn"),
+    # temporal
+    ("measurement", "expect_column_values_to_not_be_after_death", "measurement_date", 1, 9, "warn"),
+    ("measurement", "expect_column_values_to_not_be_before_birth_year", "measurement_date", 2, 9, "warn"),
+    ("drug_exposure", "expect_column_pair_values_a_to_be_greater_than_b", "drug_exposure_end_date", 1, 3, "warn"),
+    # plausibility
+    ("person", "expect_column_values_to_be_between", "year_of_birth", 1, 8, "warn"),
+    ("lab_results", "expect_lab_values_to_have_convertible_unit", "value_as_number", 2, 7, "warn"),
+])
+def test_each_check_family_fails_with_the_right_count(gate, table, expectation, column, bad, rows, severity):
+    r = _find(gate, table, expectation, column)
+    assert (r.success, r.unexpected_count, r.element_count, r.severity) == (False, bad, rows, severity)
+    assert table in r.message and expectation in r.message and f"{bad} of {rows}" in r.message
+
+
+@pytest.mark.spark
+def test_date_range_and_lab_range_checks(gate):
+    start = [r for r in gate.results if r.table == "measurement" and r.column == "measurement_date"
+             and r.expectation == "expect_column_values_to_be_between"]
+    assert [(r.unexpected_count, r.success) for r in start] == [(2, False)]  # 2025 > as_of, 1850 < 1900
+    end = [r for r in gate.results if r.table == "drug_exposure" and r.column == "drug_exposure_end_date"
+           and r.expectation == "expect_column_values_to_be_between"]
+    assert [r.unexpected_count for r in end] == [0]  # an ongoing drug ending after as_of is not implausible
+    assert _find(gate, "lab_results", "expect_column_values_to_be_between", "value_as_number").unexpected_count == 1
+    hb = _find(gate, "lab_results", "expect_column_values_to_be_between", "value_canonical", lab="hemoglobin")
+    assert (hb.success, hb.unexpected_count) == (False, 2)  # -1 and 130 g/dL
+    assert _find(gate, "lab_results", "expect_column_values_to_be_between", lab="platelets").success
+
+
+@pytest.mark.spark
+def test_unread_columns_and_tables_are_skipped_not_failed(gate):
+    skipped = [r for r in gate.results if r.skipped]
+    assert all(r.success for r in skipped)
+    assert any(r.table == "measurement" and r.column == "unit_concept_id" for r in skipped)
+    assert any(r.table == "visit_occurrence" and r.expectation == "suite" for r in skipped)
+    assert gate.to_manifest()["skipped"] == len(skipped)
+
+
+@pytest.mark.spark
+def test_errors_stop_the_run_with_one_line_each(gate):
+    errors = gate.errors()
+    assert {(r.table, r.expectation, r.column) for r in errors} == {
+        ("person", "expect_column_values_to_parse", "person_id"),
+        ("person", "expect_rows_to_have_expected_field_count", None),
+        ("person", "expect_column_values_to_not_be_null", "person_id"),
+        ("person", "expect_column_values_to_be_unique", "person_id"),
+    }
+    with pytest.raises(QualityGateError) as info:
+        gate.raise_for_errors()
+    lines = str(info.value).splitlines()
+    assert len(lines) == 1 + len(errors)
+    assert "person.person_id: expect_column_values_to_be_unique failed for 2 of 8 rows" in str(info.value)
+
+
+@pytest.mark.spark
+def test_no_person_level_value_in_any_message(gate):
+    text = "\n".join([json.dumps(gate.to_manifest(), default=str), gate.to_markdown(), gate.summary_text()])
+    assert str(SECRET_PID) not in text
+    assert "123456" not in text
+    assert "FAILED" in gate.summary_text() and "| error | person | person_id |" in gate.to_markdown()
+
+
+@pytest.mark.spark
+def test_warnings_alone_let_the_run_continue(spark, bad_frames, suites):
+    frames, _ = bad_frames
+    only = {k: suites[k] for k in ("drug_exposure",)}
+    gate = run_gate(spark, {"drug_exposure": frames["drug_exposure"]}, as_of=AS_OF, suites=only)
+    assert gate.warnings() and not gate.errors()
+    gate.raise_for_errors()  # does not raise
+    assert gate.to_manifest()["passed"] is True
+
+
+@pytest.mark.spark
+def test_a_required_column_filled_with_nulls_by_the_reader_is_an_error(spark, suites):
+    df = spark.createDataFrame([(1, None)], f"person_id long, {MALFORMED} array<string>")
+    from pyspark.sql import functions as F
+    df = df.select("person_id", F.lit(None).cast("long").alias("year_of_birth", metadata={ABSENT: True}), MALFORMED)
+    gate = run_gate(spark, {"person": df}, as_of=AS_OF, suites={"person": suites["person"]})
+    r = _find(gate, "person", "expect_column_to_exist", "year_of_birth")
+    assert (r.success, r.severity) == (False, "error") and "filled with nulls" in r.message
+    assert _find(gate, "person", "expect_column_to_exist", "person_id").success
+
+
+@pytest.mark.spark
+def test_quarantine_split_counts_and_reasons(spark, bad_frames, suites):
+    frames, _ = bad_frames
+    persons = frames["person"].select("person_id")
+    good, bad = quarantine_split("measurement", frames["measurement"], as_of=AS_OF, persons=persons, suites=suites)
+    assert good.columns == frames["measurement"].columns
+    assert bad.columns == [*frames["measurement"].columns, REASON]
+    reasons = {r["measurement_id"]: r[REASON] for r in bad.collect()}
+    assert reasons == {2: "orphan person_id", 3: "null required field", 4: "date out of range",
+                       5: "date out of range", 6: "malformed value", 9: "malformed row"}
+    assert sorted(r["measurement_id"] for r in good.collect()) == [1, 7, 7]  # counted-only rules keep rows
+    g2, b2 = quarantine_split("drug_exposure", frames["drug_exposure"], as_of=AS_OF, persons=persons, suites=suites)
+    assert [(r["drug_exposure_id"], r[REASON]) for r in b2.collect()] == [(2, "end before start")]
+    assert g2.count() == 2
+    g3, b3 = quarantine_split("person", frames["person"], as_of=AS_OF, persons=persons, suites=suites)
+    assert g3.count() == 8 and b3.count() == 0  # person rows are never quarantined (errors stop the run)
+
+
+@pytest.mark.spark
+def test_lab_quarantine_split_counts_and_reasons(bad_frames, suites):
+    from jobs.quality import lab_quarantine_split
+
+    _, labs = bad_frames
+    good, bad = lab_quarantine_split(labs, suites)
+    assert {r["measurement_id"]: r[REASON] for r in bad.collect()} == {
+        2: "negative value", 3: "implausible value", 4: "unconvertible unit", 5: "unconvertible unit"}
+    assert sorted(r["measurement_id"] for r in good.collect()) == [1, 6, 7]
+    assert good.columns == labs.columns
+
+
+@pytest.mark.spark
+def test_gate_passes_on_synthea(spark, synthea_dir, suites):
+    from jobs.omop_reader import OmopExtract
+    from jobs.pipeline import read_tables
+
+    frames = read_tables(OmopExtract(spark, str(synthea_dir)))
+    gate = run_gate(spark, frames, as_of=date(2023, 1, 1), suites=suites)
+    assert not gate.errors(), gate.summary_text()
+    gate.raise_for_errors()
+    assert gate.to_manifest()["evaluated"] > 40
