@@ -20,8 +20,10 @@ from jobs.formatting import number_text
 from schemas.criteria import LabDefinition
 from schemas.units import alias_table, concept_table, factors_to
 
-POSITIVE_CONCEPTS = (9191,)  # Positive
-NEGATIVE_CONCEPTS = (9189,)  # Negative
+# Result concepts read as positive / negative: the value sets OHDSI and N3C phenotypes use for lab results
+# (Positive 9191/45884084, Detected 4126681/45877985, Present 4181412/45879438; Negative 9189/45878583).
+POSITIVE_CONCEPTS = (9191, 45884084, 4126681, 45877985, 4181412, 45879438)
+NEGATIVE_CONCEPTS = (9189, 45878583)
 MEASUREMENT_COLUMNS = ["measurement_id", "person_id", "measurement_concept_id", "measurement_date",
                        "value_as_number", "value_as_concept_id", "unit_concept_id", "unit_source_value",
                        "range_high"]
@@ -46,10 +48,16 @@ def no_unit_recorded(unit_concept_id: Column, unit_source_value: Column) -> Colu
     return (F.coalesce(unit_concept_id, F.lit(0)) == 0) & (F.coalesce(F.trim(unit_source_value), F.lit("")) == "")
 
 
-def qualitative(value_as_concept_id: Column) -> Column:
-    """True for a positive result concept, false for a negative one, else null."""
+def qualitative(value_as_concept_id: Column, value_as_number: Column, range_high: Column) -> Column:
+    """A result's positive/negative reading: its result concept, else its number against range_high.
+
+    A number with no reference range and no result concept is a result that is not recorded as positive
+    (e.g. anti-PLA2R 16 RU/mL): false, not unknown. No result at all stays null (unknown).
+    """
     return (F.when(value_as_concept_id.isin(*POSITIVE_CONCEPTS), F.lit(True))
-            .when(value_as_concept_id.isin(*NEGATIVE_CONCEPTS), F.lit(False)))
+            .when(value_as_concept_id.isin(*NEGATIVE_CONCEPTS), F.lit(False))
+            .when(value_as_number.isNotNull() & (range_high > 0), value_as_number > range_high)
+            .when(value_as_number.isNotNull(), F.lit(False)))
 
 
 def lab_results(measurement: DataFrame, membership: DataFrame, labs: dict[str, LabDefinition]) -> DataFrame:
@@ -69,7 +77,8 @@ def lab_results(measurement: DataFrame, membership: DataFrame, labs: dict[str, L
                     F.when(recognised.isNotNull(), recognised)
                     .when(no_unit_recorded(F.col("unit_concept_id"), F.col("unit_source_value")), F.col("unitless"))
                     .alias("unit_key"),
-                    qualitative(F.col("value_as_concept_id")).alias("positive")))
+                    qualitative(F.col("value_as_concept_id"), F.col("value_as_number"), F.col("range_high"))
+                    .alias("positive")))
 
 
 def converted(req_unit: str, lab: LabDefinition) -> Column:

@@ -209,10 +209,10 @@ def run(spark: SparkSession, cfg: RunConfig) -> RunResult:
             conservation = check_conservation(status, criteria, persons, attrition, candidates)
             write_counts_csv(fs, stage_dir, attrition, by_site, cfg.min_cell_count)
             fs.delete(f"{stage_dir}/_work")
-            manifest = build_manifest(cfg, extract, gate, resolved, as_of, as_of_source, run_id, started,
-                                      timer, persons, by_status, conservation)
-            write_report(fs, stage_dir, criteria, manifest, attrition, by_site, by_status, cfg.min_cell_count)
-            publish.write_manifest(fs, stage_dir, manifest)
+        manifest = build_manifest(cfg, extract, gate, resolved, as_of, as_of_source, run_id, started,
+                                  timer, persons, by_status, conservation)
+        write_report(fs, stage_dir, criteria, manifest, attrition, by_site, by_status, cfg.min_cell_count)
+        publish.write_manifest(fs, stage_dir, manifest)  # last file: its presence marks a complete result
         publish.publish(fs, stage_dir, target, run_id)
     except BaseException:
         publish.abandon(fs, stage_dir)
