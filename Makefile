@@ -10,7 +10,7 @@ AS_OF   := 2026-10-01
 export SPARK_LOCAL_IP := 127.0.0.1
 export PYSPARK_PYTHON := $(abspath $(BIN)/python)
 
-.PHONY: install run sample test lint bench dist clean
+.PHONY: install run sample test test-slow lint bench dist clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -32,7 +32,11 @@ run: $(SAMPLE)/.complete
 
 test: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -m "not slow"
+
+# cluster, kill and fault tests: slow, run in CI after `make test`
+test-slow: $(STAMP)
+	$(BIN)/pytest -q -m slow
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
