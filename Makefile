@@ -36,7 +36,7 @@ test: $(STAMP)
 
 # cluster, kill and fault tests: slow, run in CI after `make test`
 test-slow: $(STAMP)
-	$(BIN)/pytest -q -m slow
+	$(BIN)/pytest -q -m slow || [ $$? -eq 5 ]   # 5: no slow test collected
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
