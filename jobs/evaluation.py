@@ -105,29 +105,34 @@ def criteria_results(evaluated: DataFrame, criteria: CriteriaFile) -> DataFrame:
                       F.col("r.concept_id").alias("source_concept_id"), F.col("r.evidence").alias("evidence"))
 
 
-def outcome_counts(evaluated: DataFrame, criteria: CriteriaFile) -> dict[tuple[str, str], int]:
-    """(criterion, outcome) -> persons, in one aggregation over the wide frame."""
+def outcome_counts(evaluated: DataFrame, criteria: CriteriaFile) -> tuple[int, dict[tuple[str, str], int]]:
+    """(persons, {(criterion, outcome): persons}) in one aggregation over the wide frame."""
     aggs = [F.sum(F.when(F.col(result_column(c.id))["outcome"] == o, 1).otherwise(0)).alias(f"{c.id}|{o}")
             for c in criteria.criteria for o in OUTCOMES]
-    row = evaluated.agg(*aggs).first()
-    return {tuple(k.split("|")): int(v or 0) for k, v in row.asDict().items()}
+    row = evaluated.agg(F.count("*").alias("persons"), *aggs).first().asDict()
+    persons = int(row.pop("persons"))
+    return persons, {tuple(k.split("|")): int(v or 0) for k, v in row.items()}
 
 
 def funnel_counts(evaluated: DataFrame, criteria: CriteriaFile) -> dict[str, dict[str, dict[int, int]]]:
-    """Per cohort: how many persons first fail (and first fail-or-unknown) at each step (0 = never)."""
-    out: dict[str, dict[str, dict[int, int]]] = {}
+    """Per cohort: how many persons first fail (and first fail-or-unknown) at each step (0 = never).
+
+    One small aggregation for all cohorts: group by the first-fail/first-block position of each cohort.
+    """
+    cols = []
     for cohort in criteria.cohorts:
         outcomes = F.transform(_results_array(criteria, cohort), lambda x: x["outcome"])
         blocked = F.transform(outcomes, lambda o: F.when(o.isin("fail", "unknown"), F.lit("x")).otherwise(F.lit("")))
-        rows = (evaluated.select(F.array_position(outcomes, "fail").alias("first_fail"),
-                                 F.array_position(blocked, "x").alias("first_block"))
-                .groupBy("first_fail", "first_block").count().collect())
-        fail: dict[int, int] = {}
-        block: dict[int, int] = {}
-        for r in rows:
-            fail[int(r["first_fail"])] = fail.get(int(r["first_fail"]), 0) + int(r["count"])
-            block[int(r["first_block"])] = block.get(int(r["first_block"]), 0) + int(r["count"])
-        out[cohort] = {"first_fail": fail, "first_block": block}
+        cols += [F.array_position(outcomes, "fail").alias(f"{cohort}|first_fail"),
+                 F.array_position(blocked, "x").alias(f"{cohort}|first_block")]
+    positions = evaluated.select(*cols)
+    rows = positions.groupBy(*positions.columns).count().collect()
+    out: dict[str, dict[str, dict[int, int]]] = {c: {"first_fail": {}, "first_block": {}} for c in criteria.cohorts}
+    for r in rows:
+        for cohort in criteria.cohorts:
+            for kind in ("first_fail", "first_block"):
+                pos = int(r[f"{cohort}|{kind}"])
+                out[cohort][kind][pos] = out[cohort][kind].get(pos, 0) + int(r["count"])
     return out
 
 

@@ -198,14 +198,14 @@ def run(spark: SparkSession, cfg: RunConfig) -> RunResult:
             status = spark.read.parquet(f"{stage_dir}/person_status")
             candidates = write_candidates(status, criteria, stage_dir, fs)
         with timer.stage("write"):
-            persons = evaluated.count()
-            counts = ev.outcome_counts(evaluated, criteria)
+            persons, counts = ev.outcome_counts(evaluated, criteria)
             funnel = ev.funnel_counts(evaluated, criteria)
             attrition = ev.attrition_rows(criteria, counts, funnel, persons)
-            by_status = {(r["cohort"], r["status"]): int(r["count"])
-                         for r in status.groupBy("cohort", "status").count().collect()}
             by_site = [(r["cohort"], r["site"], r["status"], int(r["count"]))
                        for r in status.groupBy("cohort", "site", "status").count().collect()]
+            by_status: dict[tuple[str, str], int] = {}
+            for cohort, _site, st, n in by_site:
+                by_status[(cohort, st)] = by_status.get((cohort, st), 0) + n
             conservation = check_conservation(status, criteria, persons, attrition, candidates)
             write_counts_csv(fs, stage_dir, attrition, by_site, cfg.min_cell_count)
             fs.delete(f"{stage_dir}/_work")
