@@ -35,9 +35,11 @@ Malformed-row policy per table (`_malformed` from the reader names the columns w
 - death: malformed person_id or death_date, wrong field count, or null person_id -> error (dropping the row
   would make a deceased person look alive). Orphans and death dates beyond as_of -> quarantined.
 - observation_period, condition_occurrence, drug_exposure, procedure_occurrence, measurement, observation,
-  visit_occurrence: malformed values, wrong field count, null required fields, orphan person_id, start dates
-  after as_of or before 1900, end before start -> quarantined (warn). Duplicate primary keys, events > 30 days
-  after death, events before the birth year -> counted (warn), rows kept.
+  visit_occurrence: malformed values, wrong field count, orphan person_id, a null person_id / event concept /
+  start date (observation_period: either date), start dates after as_of or before 1900, end dates before 1900,
+  end before start -> quarantined (warn). Other null required fields (end dates, type concepts, keys),
+  duplicate primary keys, events > 30 days after death and events before the birth year -> counted (warn),
+  rows kept: real extracts often lack drug end dates, and no row can be told apart as the bad duplicate.
 - concept: duplicate concept_id -> error (it multiplies every vocabulary join); other problems quarantined.
   concept_ancestor: quarantined.
 - care_site, location, cdm_source: warn only (reference tables; malformed values read as null).
