@@ -66,13 +66,20 @@ def publish(fs: OutputFS, stage_dir: str, target: str, run_id: str) -> None:
         fs.rename(target, old)
     fs.rename(stage_dir, target)
     if old is not None:
-        fs.delete(old)
+        delete_result(fs, old)
+
+
+def delete_result(fs: OutputFS, folder: str) -> None:
+    """Delete a result folder manifest first: a delete killed midway must not leave a folder that holds
+    manifest.json but lacks outputs (it would look complete, and restore_interrupted_swap would trust it)."""
+    fs.delete(f"{folder}/{MANIFEST}")
+    fs.delete(folder)
 
 
 def abandon(fs: OutputFS, stage_dir: str) -> None:
     """Remove a failed run's staging folder (best effort: a killed run leaves it, and it is harmless)."""
     try:
         if fs.exists(stage_dir):
-            fs.delete(stage_dir)
+            delete_result(fs, stage_dir)
     except Exception:  # noqa: BLE001 - the original error matters more
         log.warning("could not remove staging folder %s", stage_dir)
