@@ -17,6 +17,7 @@ from jobs.feature_plan import EGFR_METHOD, DerivedRequest, LabRequest
 from jobs.features_demographics import age_at
 from jobs.features_events import window_start
 from jobs.formatting import number_text
+from jobs.local_frames import local_frame
 from schemas.criteria import LabDefinition
 from schemas.units import alias_table, concept_table, factors_to
 
@@ -67,7 +68,7 @@ def lab_results(measurement: DataFrame, membership: DataFrame, labs: dict[str, L
     value_as_concept_id, range_high, unit_key (recognised or the lab's unitless default), positive.
     """
     set_to_labs = [(name, lab.concept_set, lab.unitless_is) for name, lab in sorted(labs.items())]
-    lab_sets = measurement.sparkSession.createDataFrame(set_to_labs, "lab string, concept_set string, unitless string")
+    lab_sets = local_frame(measurement.sparkSession, set_to_labs, "lab string, concept_set string, unitless string")
     members = F.broadcast(membership.join(F.broadcast(lab_sets), "concept_set")
                           .select(F.col("concept_id").alias("measurement_concept_id"), "lab", "unitless"))
     recognised = recognised_unit(F.col("unit_concept_id"), F.col("unit_source_value"))

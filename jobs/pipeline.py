@@ -180,9 +180,10 @@ def run(spark: SparkSession, cfg: RunConfig) -> RunResult:
             gate = quality_hook.check_and_split(spark, frames, as_of=as_of, criteria=criteria,
                                                 fail_on_warnings=cfg.fail_on_quality_warnings)
         fs.mkdirs(stage_dir)
+        with timer.stage("quality"):  # rows never used as evidence, with their reason: nothing silently lost
+            gate.quarantined.write.parquet(f"{stage_dir}/quarantine")
+            quarantine = quarantine_counts(spark.read.parquet(f"{stage_dir}/quarantine"))
         with timer.stage("features"):
-            if gate.quarantined is not None:
-                gate.quarantined.write.parquet(f"{stage_dir}/quarantine")
             paths = build_features(spark, gate.frames, criteria, plan, resolved, as_of, stage_dir)
         with timer.stage("criteria"):
             evaluated_path = f"{stage_dir}/_work/evaluated"
@@ -211,6 +212,7 @@ def run(spark: SparkSession, cfg: RunConfig) -> RunResult:
             fs.delete(f"{stage_dir}/_work")
         manifest = build_manifest(cfg, extract, gate, resolved, as_of, as_of_source, run_id, started,
                                   timer, persons, by_status, conservation)
+        manifest["quarantine"] = quarantine
         write_report(fs, stage_dir, criteria, manifest, attrition, by_site, by_status, cfg.min_cell_count)
         publish.write_manifest(fs, stage_dir, manifest)  # last file: its presence marks a complete result
         publish.publish(fs, stage_dir, target, run_id)
@@ -218,6 +220,14 @@ def run(spark: SparkSession, cfg: RunConfig) -> RunResult:
         publish.abandon(fs, stage_dir)
         raise
     return RunResult(target, manifest)
+
+
+def quarantine_counts(quarantined: DataFrame) -> dict[str, dict[str, int]]:
+    """{table: {reason: rows}} of the quarantine (a small aggregate)."""
+    out: dict[str, dict[str, int]] = {}
+    for r in quarantined.groupBy("table", "reason").count().collect():
+        out.setdefault(r["table"], {})[r["reason"]] = int(r["count"])
+    return {t: dict(sorted(v.items())) for t, v in sorted(out.items())}
 
 
 def write_candidates(status: DataFrame, criteria: CriteriaFile, stage_dir: str, fs: OutputFS) -> DataFrame:

@@ -1,28 +1,127 @@
-"""Where the pipeline meets the data-quality gate: check the frames, split off bad rows, count rows read."""
+"""Where the pipeline meets the data-quality gate (jobs/quality.py).
+
+The gate runs on the frames the job already read. `error` expectations stop the run before anything is
+written; rows breaking a row-level `warn` expectation are split off every event table and the lab results,
+are never evidence, and are returned as one quarantine frame (table, reason, ids, the row as JSON).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
+from itertools import chain
 
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import functions as F
 
+from jobs import quality
+from jobs.errors import QualityGateError
+from jobs.omop_reader import OmopExtract
 from schemas.criteria import CriteriaFile
+from schemas.units import factors_to
+
+# event tables and their record id column; rows of these are quarantined rather than stopping the run
+QUARANTINE_TABLES = {
+    "death": None,
+    "observation_period": None,
+    "visit_occurrence": None,
+    "condition_occurrence": "condition_occurrence_id",
+    "observation": "observation_id",
+    "procedure_occurrence": "procedure_occurrence_id",
+    "drug_exposure": "drug_exposure_id",
+}
 
 
 @dataclass
 class GateOutcome:
     frames: dict[str, DataFrame]
+    gate: quality.GateResult
     quarantined: DataFrame | None = None
     rows_read: dict[str, int] = field(default_factory=dict)
-    results: dict = field(default_factory=dict)
-    markdown: str = ""
 
     def to_manifest(self) -> dict:
-        return self.results
+        out = self.gate.to_manifest()
+        out["markdown"] = self.gate.to_markdown()
+        return out
+
+
+def _literal_map(mapping: dict) -> Column:
+    return F.create_map(*chain.from_iterable((F.lit(k), F.lit(v)) for k, v in sorted(mapping.items())))
+
+
+def with_canonical_values(lab_results: DataFrame, suites: dict[str, quality.Suite],
+                          criteria: CriteriaFile) -> DataFrame:
+    """Adds `value_canonical` (the value in the unit its plausibility range is written in) and `has_value`."""
+    units = {c.lab: c.unit for s in suites.values() for c in s.checks if c.lab and c.unit}
+    canonical = F.lit(None).cast("double")
+    for lab, unit in sorted(units.items()):
+        if lab not in criteria.labs:
+            continue
+        factor = _literal_map(factors_to(unit, criteria.labs[lab].molar_mass))[F.col("unit_key")]
+        canonical = F.when(F.col("lab") == lab, F.col("value_as_number") * factor).otherwise(canonical)
+    return lab_results.withColumns({"value_canonical": canonical,
+                                    "has_value": F.col("value_as_number").isNotNull()})
+
+
+def _quarantine_rows(table: str, bad: DataFrame, id_col: str | None) -> DataFrame:
+    record_cols = [c for c in bad.columns if not c.startswith("_")]
+    return bad.select(
+        F.lit(table).alias("table"), F.col(quality.REASON).alias("reason"),
+        F.col("person_id").cast("long").alias("person_id"),
+        (F.col(id_col).cast("long") if id_col else F.lit(None).cast("long")).alias("record_id"),
+        F.to_json(F.struct(*record_cols)).alias("record"))
 
 
 def check_and_split(spark: SparkSession, frames: dict[str, DataFrame], *, as_of: date, criteria: CriteriaFile,
                     fail_on_warnings: bool = False) -> GateOutcome:
-    rows = {t: df.count() for t, df in frames.items() if t != "lab_results"}
-    return GateOutcome(frames=frames, rows_read=rows)
+    suites = quality.load_suites()
+    labs = with_canonical_values(frames["lab_results"], suites, criteria)
+    tables = {t: df for t, df in frames.items() if t != "lab_results"}
+    gate = quality.run_gate(spark, tables, as_of=as_of, suites=suites, lab_results=labs)
+    gate.raise_for_errors()
+    if fail_on_warnings and gate.warnings():
+        raise QualityGateError("data-quality gate: warnings and --fail-on-quality-warnings:\n"
+                               + "\n".join(f"  - {r.message}" for r in gate.warnings()))
+    persons = frames["person"].select("person_id")
+    clean = dict(frames)
+    bad_frames = []
+    for table, id_col in QUARANTINE_TABLES.items():
+        good, bad = quality.quarantine_split(table, frames[table], as_of=as_of, persons=persons, suites=suites)
+        clean[table] = good
+        bad_frames.append(_quarantine_rows(table, bad, id_col))
+    good_labs, bad_labs = quality.lab_quarantine_split(labs, suites)
+    clean["lab_results"] = good_labs.drop("value_canonical", "has_value")
+    bad_frames.append(_quarantine_rows("measurement", bad_labs, "measurement_id"))
+    quarantined = bad_frames[0]
+    for b in bad_frames[1:]:
+        quarantined = quarantined.unionByName(b)
+    rows: dict[str, int] = {}
+    for r in gate.results:
+        if r.element_count is not None and r.table in frames:
+            rows[r.table] = max(rows.get(r.table, 0), int(r.element_count))
+    return GateOutcome(frames=clean, gate=gate, quarantined=quarantined, rows_read=rows)
+
+
+def run_check(spark: SparkSession, omop: str, criteria: CriteriaFile, as_of: date | None,
+              jdbc_schema: str | None, jdbc_properties: dict[str, str]) -> tuple[str, bool]:
+    """`cohort-finder check`: the gate alone; returns the summary text and whether it passed."""
+    from jobs.feature_plan import plan_features
+    from jobs.features_labs import lab_results
+    from jobs.pipeline import read_tables, resolve_as_of
+    from jobs.vocabulary import resolve_concept_sets
+
+    extract = OmopExtract(spark, omop, jdbc_schema, jdbc_properties)
+    day, source = resolve_as_of(extract, as_of)
+    frames = read_tables(extract)
+    resolved = resolve_concept_sets(spark, criteria, extract)
+    lab_sets = sorted({criteria.labs[r.lab].concept_set for r in plan_features(criteria).labs})
+    suites = quality.load_suites()
+    labs = with_canonical_values(lab_results(frames["measurement"], resolved.table(spark, lab_sets), criteria.labs),
+                                 suites, criteria)
+    gate = quality.run_gate(spark, frames, as_of=day, suites=suites, lab_results=labs)
+    head = f"extract: {omop}; as-of {day} ({source})"
+    missing = sorted(set(extract.report.missing_tables))
+    lines = [head, gate.summary_text()]
+    if missing:
+        lines.append(f"  note  tables not found (no events of that kind): {', '.join(missing)}")
+    return "\n".join(lines), not gate.errors()

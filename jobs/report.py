@@ -86,6 +86,11 @@ def write_report(fs: OutputFS, stage_dir: str, criteria: CriteriaFile, manifest:
     quality = manifest.get("quality") or {}
     if quality.get("markdown"):
         lines += ["## Data quality", "", quality["markdown"], ""]
+    quarantine = manifest.get("quarantine") or {}
+    if quarantine:
+        lines += ["### Rows not used as evidence (in `quarantine/`)", "",
+                  _table(["table", "reason", "rows"],
+                         [[t, reason, n] for t, reasons in quarantine.items() for reason, n in reasons.items()]), ""]
     lines += ["## What a person must check", "",
               _table(["criterion", "what the data cannot tell"],
                      [[c.id, (c.rule.reason if isinstance(c.rule, ReviewRule) else c.approximates or "")]

@@ -18,6 +18,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from jobs.errors import InputError
+from jobs.local_frames import local_frame
 from jobs.omop_reader import OmopExtract
 from schemas.criteria import CriteriaFile
 
@@ -47,7 +48,7 @@ class ResolvedConceptSets:
         rows = [(n, m.concept_id, m.item_concept_id, m.label)
                 for n in (names or sorted(self.members)) for m in self.members.get(n, [])]
         schema = "concept_set string, concept_id long, item_concept_id long, label string"
-        return F.broadcast(spark.createDataFrame(rows, schema))
+        return F.broadcast(local_frame(spark, rows, schema))
 
     def to_manifest(self) -> dict:
         return {"concept_sets": {n: len(self.ids(n)) for n in sorted(self.members)},
@@ -70,7 +71,7 @@ def _read_shipped(spark: SparkSession, name: str, columns: str) -> DataFrame:
     with (SHIPPED / name).open(newline="", encoding="utf-8") as fh:
         rows = [tuple(_typed(r[c], t) for c, t in zip(wanted, [c.split()[1] for c in columns.split(", ")], strict=True))
                 for r in csv.DictReader(fh)]
-    return spark.createDataFrame(rows, columns)
+    return local_frame(spark, rows, columns)
 
 
 def _typed(value: str, kind: str):
@@ -123,7 +124,7 @@ def _concepts_for_codes(spark: SparkSession, extract: OmopExtract, codes: list[t
     """(vocabulary_id, concept_code, concept_id) for the codes the criteria use; the lowest id wins."""
     schema = "vocabulary_id string, concept_code string, concept_id long"
     if not codes:
-        return spark.createDataFrame([], schema)
+        return local_frame(spark, [], schema)
     wanted = F.col("concept_code").isin(sorted({c for _, c in codes}))
     cols = ["concept_id", "vocabulary_id", "concept_code"]
     ours = shipped_concepts(spark)
