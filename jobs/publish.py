@@ -53,7 +53,11 @@ def restore_interrupted_swap(fs: OutputFS, target: str) -> None:
 
 
 def write_manifest(fs: OutputFS, stage_dir: str, manifest: dict) -> None:
-    fs.write_text(f"{stage_dir}/{MANIFEST}", json.dumps(manifest, indent=2, sort_keys=True, default=str) + "\n")
+    """Written under a temporary name and renamed: a run killed mid-write must not leave an empty or truncated
+    manifest.json (seen in the SIGKILL test), since its presence is what marks a complete result."""
+    tmp = f"{stage_dir}/_{MANIFEST}.tmp"
+    fs.write_text(tmp, json.dumps(manifest, indent=2, sort_keys=True, default=str) + "\n")
+    fs.rename(tmp, f"{stage_dir}/{MANIFEST}")
 
 
 def publish(fs: OutputFS, stage_dir: str, target: str, run_id: str) -> None:

@@ -65,7 +65,10 @@ def incomplete_parts(folder: Path, persons: int | None = None) -> list[str]:
     missing = [name for name in CONTRACT if not (folder / name).exists()]
     if missing:
         return missing
-    manifest = json.loads((folder / "manifest.json").read_text())
+    try:
+        manifest = json.loads((folder / "manifest.json").read_text())
+    except ValueError:
+        return [f"manifest.json unreadable ({(folder / 'manifest.json').stat().st_size} bytes)"]
     expected = (persons or manifest["persons"]) * len(manifest["status_counts"])
     problems = []
     for table in ("person_status", "criteria_results", "candidates"):

@@ -290,9 +290,22 @@ class _RecordingFS:
         self.calls.append(("rename", a, b))
         self.existing = {b + x[len(a):] if x == a or x.startswith(a + "/") else x for x in self.existing}
 
+    def write_text(self, p, text):
+        self.calls.append(("write", p))
+        self.existing.add(p)
+
     def delete(self, p):
         self.calls.append(("delete", p))
         self.existing = {x for x in self.existing if x != p and not x.startswith(p + "/")}
+
+
+def test_the_manifest_appears_whole_or_not_at_all():
+    """A kill while manifest.json was being written left a 0-byte manifest.json beside every other output in
+    the staging folder (SIGKILL test, 'manifest' point): it is now written under a temporary name and renamed."""
+    fs = _RecordingFS({"/.o.staging-1"})
+    publish.write_manifest(fs, "/.o.staging-1", {"run_id": "1"})
+    assert fs.calls == [("write", "/.o.staging-1/_manifest.json.tmp"),
+                        ("rename", "/.o.staging-1/_manifest.json.tmp", "/.o.staging-1/manifest.json")]
 
 
 def test_a_removed_result_never_looks_complete_midway():
