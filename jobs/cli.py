@@ -33,10 +33,18 @@ def _positive(text: str) -> int:
     return n
 
 
+class _Parser(argparse.ArgumentParser):
+    """Argument errors end like every other user error: one line and exit code 2."""
+
+    def error(self, message: str):  # noqa: D401 - argparse's hook
+        print(f"cohort-finder: error: {message} (see cohort-finder {self.prog.split()[-1]} --help)", file=sys.stderr)
+        sys.exit(2)
+
+
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="cohort-finder", description=__doc__.splitlines()[0])
+    p = _Parser(prog="cohort-finder", description=__doc__.splitlines()[0])
     p.add_argument("-v", "--verbose", action="count", default=0, help="more log detail (-vv: Spark INFO)")
-    sub = p.add_subparsers(dest="command", required=True)
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     def omop_args(sp: argparse.ArgumentParser) -> None:
         sp.add_argument("--omop", required=True, help="folder of OMOP CSV/Parquet tables (local, hdfs://, s3a://) "

@@ -7,6 +7,7 @@ hold is it renamed into place (see jobs/publish.py). Stage timings go to the man
 from __future__ import annotations
 
 import logging
+import re
 import time
 import uuid
 from contextlib import contextmanager
@@ -331,7 +332,7 @@ def build_manifest(cfg: RunConfig, extract: OmopExtract, gate, resolved: Resolve
 
 
 def _safe_location(location: str) -> str:
+    """The input's address without credentials: no query/properties, no user-info (user:pw@, Oracle user/pw@)."""
     if location.startswith("jdbc:"):
-        return location.split("?", 1)[0].split(";", 1)[0]
-    return location
-
+        location = location.split("?", 1)[0].split(";", 1)[0]
+    return re.sub(r"(//|:)[^/@:;?]+[:/][^@/]*@", r"\1", location) if "@" in location else location

@@ -19,6 +19,8 @@ BASE_CONF: dict[str, str] = {
     "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",  # INT96 is misread by pyarrow
     "spark.sql.sources.partitionOverwriteMode": "static",
     "spark.task.maxFailures": "4",  # retries are configured, not left to chance
+    # outputs readable by the owner only; set before any FileSystem is cached (OutputFS sets it again)
+    "spark.hadoop.fs.permissions.umask-mode": "077",
     "spark.sql.autoBroadcastJoinThreshold": str(32 * 1024 * 1024),
 }
 

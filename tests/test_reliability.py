@@ -91,10 +91,6 @@ def test_manifest_lists_the_conservation_checks(two_runs):
 
 
 @pytest.mark.spark
-@pytest.mark.xfail(strict=True, reason="in a long-lived session (here the shared test session) outputs are 0755/0644: "
-                                       "OutputFS sets fs.permissions.umask-mode on the SparkContext's Hadoop conf, "
-                                       "but the cached FileSystem keeps the conf it was created with; fix proposed "
-                                       "for jobs/session.py / jobs/output_fs.py in the issue note")
 def test_outputs_are_readable_by_the_owner_only(two_runs):
     _assert_owner_only(two_runs[0])
 
@@ -367,9 +363,6 @@ def test_manifest_never_records_a_password(location):
     assert "db.example" in text  # the location itself is still recorded
 
 
-@pytest.mark.xfail(strict=True, reason="pipeline._safe_location keeps credentials given as URL user-info "
-                                       "(user:password@host, Oracle user/password@host); fix proposed in the "
-                                       "issue note")
 @pytest.mark.parametrize("location", [
     "jdbc:mysql://reader:hunter2@db.example:3306/cdm",
     "jdbc:oracle:thin:reader/hunter2@db.example:1521/cdm",
@@ -516,10 +509,6 @@ def test_sigkill_at_any_point_leaves_the_previous_result_intact(cli_result, tmp_
 @pytest.mark.slow
 @pytest.mark.parametrize("case", ["no-person-table", "missing-folder", "missing-criteria", "bad-as-of"])
 def test_bad_input_gives_one_clear_line_and_exit_2(case, tmp_path, request):
-    if case == "bad-as-of":
-        request.applymarker(pytest.mark.xfail(strict=True, reason=(
-            "argparse errors print a usage block and 'cohort-finder run: error: ...', not one "
-            "'cohort-finder: error:' line; fix proposed for jobs/cli.py in the issue note")))
     (tmp_path / "empty").mkdir()
     (tmp_path / "empty" / "measurement.csv").write_text("measurement_id,person_id\n")
     args = {"no-person-table": ["--omop", str(tmp_path / "empty")],
