@@ -30,7 +30,8 @@ MEASUREMENT_COLUMNS = ["measurement_id", "person_id", "measurement_concept_id", 
                        "range_high"]
 
 
-def _literal_map(mapping: dict) -> Column:
+def literal_map(mapping: dict) -> Column:
+    """A small Python dict as a literal Spark map, looked up per row (unit keys, conversion factors)."""
     return F.create_map(*chain.from_iterable((F.lit(k), F.lit(v)) for k, v in sorted(mapping.items())))
 
 
@@ -41,8 +42,8 @@ def normalised_unit_text(col: Column) -> Column:
 
 def recognised_unit(unit_concept_id: Column, unit_source_value: Column) -> Column:
     """Unit key from unit_concept_id, falling back to unit_source_value (Synthea writes U/L with id 0)."""
-    return F.coalesce(_literal_map(concept_table())[unit_concept_id],
-                      _literal_map(alias_table())[normalised_unit_text(unit_source_value)])
+    return F.coalesce(literal_map(concept_table())[unit_concept_id],
+                      literal_map(alias_table())[normalised_unit_text(unit_source_value)])
 
 
 def no_unit_recorded(unit_concept_id: Column, unit_source_value: Column) -> Column:
@@ -84,7 +85,7 @@ def lab_results(measurement: DataFrame, membership: DataFrame, labs: dict[str, L
 
 def converted(req_unit: str, lab: LabDefinition) -> Column:
     """value_as_number in `req_unit`, or null when the result's unit cannot be converted."""
-    factor = _literal_map(factors_to(req_unit, lab.molar_mass))[F.col("unit_key")]
+    factor = literal_map(factors_to(req_unit, lab.molar_mass))[F.col("unit_key")]
     return F.col("value_as_number") * factor
 
 

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
-from itertools import chain
 
-from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from jobs import quality
 from jobs.errors import QualityGateError
+from jobs.features_labs import literal_map
 from jobs.omop_reader import OmopExtract
 from schemas.criteria import CriteriaFile
 from schemas.units import factors_to
@@ -45,10 +45,6 @@ class GateOutcome:
         return out
 
 
-def _literal_map(mapping: dict) -> Column:
-    return F.create_map(*chain.from_iterable((F.lit(k), F.lit(v)) for k, v in sorted(mapping.items())))
-
-
 def with_canonical_values(lab_results: DataFrame, suites: dict[str, quality.Suite],
                           criteria: CriteriaFile) -> DataFrame:
     """Adds `value_canonical` (the value in the unit its plausibility range is written in) and `has_value`."""
@@ -57,7 +53,7 @@ def with_canonical_values(lab_results: DataFrame, suites: dict[str, quality.Suit
     for lab, unit in sorted(units.items()):
         if lab not in criteria.labs:
             continue
-        factor = _literal_map(factors_to(unit, criteria.labs[lab].molar_mass))[F.col("unit_key")]
+        factor = literal_map(factors_to(unit, criteria.labs[lab].molar_mass))[F.col("unit_key")]
         canonical = F.when(F.col("lab") == lab, F.col("value_as_number") * factor).otherwise(canonical)
     return lab_results.withColumns({"value_canonical": canonical,
                                     "has_value": F.col("value_as_number").isNotNull()})
