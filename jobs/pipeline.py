@@ -112,6 +112,17 @@ def read_tables(extract: OmopExtract) -> dict[str, DataFrame]:
     return frames
 
 
+def prepare_inputs(spark: SparkSession, extract: OmopExtract,
+                   criteria: CriteriaFile) -> tuple[dict[str, DataFrame], ResolvedConceptSets, FeaturePlan]:
+    """The read stage: typed tables, resolved concept sets, the feature plan, and the criteria's lab results."""
+    frames = read_tables(extract)
+    resolved = resolve_concept_sets(spark, criteria, extract)
+    plan = plan_features(criteria)
+    lab_sets = sorted({criteria.labs[r.lab].concept_set for r in plan.labs})
+    frames["lab_results"] = lab_results(frames["measurement"], resolved.table(spark, lab_sets), criteria.labs)
+    return frames, resolved, plan
+
+
 def with_visit_site(person: DataFrame, visits: DataFrame, as_of: date) -> DataFrame:
     """A person without a care_site_id takes the care site of their latest visit up to as-of."""
     latest = (visits.where((F.col("visit_start_date") <= F.lit(as_of)) & F.col("care_site_id").isNotNull())
@@ -143,10 +154,7 @@ def build_features(spark: SparkSession, frames: dict[str, DataFrame], criteria: 
     ther = plan.for_family("therapies")
     drug_features(drug_events(frames["drug_exposure"]), membership(ther), ther, as_of
                   ).write.parquet(paths["therapies"])
-    lab_sets = sorted({criteria.labs[r.lab].concept_set for r in plan.labs})
-    results = frames["lab_results"] if "lab_results" in frames else lab_results(
-        frames["measurement"], resolved.table(spark, lab_sets), criteria.labs)
-    lab_features(results, demo, sorted(plan.labs), sorted(plan.derived), criteria.labs, as_of
+    lab_features(frames["lab_results"], demo, sorted(plan.labs), sorted(plan.derived), criteria.labs, as_of
                  ).write.parquet(paths["labs"])
     return paths
 
@@ -172,11 +180,7 @@ def run(spark: SparkSession, cfg: RunConfig) -> RunResult:
         with timer.stage("read"):
             extract = OmopExtract(spark, cfg.omop, cfg.jdbc_schema, cfg.jdbc_properties)
             as_of, as_of_source = resolve_as_of(extract, cfg.as_of)
-            frames = read_tables(extract)
-            resolved = resolve_concept_sets(spark, criteria, extract)
-            plan = plan_features(criteria)
-            lab_sets = sorted({criteria.labs[r.lab].concept_set for r in plan.labs})
-            frames["lab_results"] = lab_results(frames["measurement"], resolved.table(spark, lab_sets), criteria.labs)
+            frames, resolved, plan = prepare_inputs(spark, extract, criteria)
         with timer.stage("quality"):
             gate = quality_hook.check_and_split(spark, frames, as_of=as_of, criteria=criteria,
                                                 fail_on_warnings=cfg.fail_on_quality_warnings)

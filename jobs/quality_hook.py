@@ -101,19 +101,13 @@ def check_and_split(spark: SparkSession, frames: dict[str, DataFrame], *, as_of:
 def run_check(spark: SparkSession, omop: str, criteria: CriteriaFile, as_of: date | None,
               jdbc_schema: str | None, jdbc_properties: dict[str, str]) -> tuple[str, bool]:
     """`cohort-finder check`: the gate alone; returns the summary text and whether it passed."""
-    from jobs.feature_plan import plan_features
-    from jobs.features_labs import lab_results
-    from jobs.pipeline import read_tables, resolve_as_of
-    from jobs.vocabulary import resolve_concept_sets
+    from jobs.pipeline import prepare_inputs, resolve_as_of
 
     extract = OmopExtract(spark, omop, jdbc_schema, jdbc_properties)
     day, source = resolve_as_of(extract, as_of)
-    frames = read_tables(extract)
-    resolved = resolve_concept_sets(spark, criteria, extract)
-    lab_sets = sorted({criteria.labs[r.lab].concept_set for r in plan_features(criteria).labs})
+    frames, _, _ = prepare_inputs(spark, extract, criteria)
     suites = quality.load_suites()
-    labs = with_canonical_values(lab_results(frames["measurement"], resolved.table(spark, lab_sets), criteria.labs),
-                                 suites, criteria)
+    labs = with_canonical_values(frames.pop("lab_results"), suites, criteria)
     gate = quality.run_gate(spark, frames, as_of=day, suites=suites, lab_results=labs)
     head = f"extract: {omop}; as-of {day} ({source})"
     missing = sorted(set(extract.report.missing_tables))
