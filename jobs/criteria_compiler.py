@@ -116,8 +116,7 @@ def _event(rule: EventRuleBase, ctx: Context) -> Evidence:
             k = F.size(distinct)
             truth = truth & (k >= rule.min_distinct)
             value = k.cast("double")
-            names = (F.array_join(distinct, ", ") if rule.distinct_by == "label"
-                     else F.array_join(F.transform(distinct, lambda x: x.cast("string")), ", "))
+            names = F.array_join(distinct.cast("array<string>"), ", ")
             detail = F.format_string("%d distinct %s (%s), last on %s", k, F.lit(label), names,
                                      feat["last_date"].cast("string"))
     none = F.lit(f"no {label}{_window_text(rule.within_days)}")

@@ -170,6 +170,7 @@ spark-submit --master $MASTER --deploy-mode client \\\\
   --conf spark.executorEnv.PYSPARK_PYTHON=./environment/bin/python \\\\
   --conf spark.pyspark.driver.python=$DRIVER_PYTHON \\\\
   --conf spark.sql.shuffle.partitions=${SHUFFLE_PARTITIONS:-200} \\\\
+  --driver-java-options "-XX:-DontCompileHugeMethods" \\\\
   $DIST/main.py run --omop $OMOP --criteria $DIST/criteria/nct06557265.yaml \\\\
   --as-of $AS_OF --out $OUT
 EOF

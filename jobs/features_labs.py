@@ -7,10 +7,10 @@ requested unit is not evidence; it is counted in `n_unconvertible`.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from itertools import chain
 
-from pyspark.sql import Column, DataFrame
+from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from jobs.feature_plan import EGFR_METHOD, DerivedRequest, LabRequest
@@ -40,10 +40,29 @@ def normalised_unit_text(col: Column) -> Column:
     return F.translate(F.regexp_replace(F.lower(F.trim(col)), r"\s+", ""), "µμ", "uu")
 
 
-def recognised_unit(unit_concept_id: Column, unit_source_value: Column) -> Column:
-    """Unit key from unit_concept_id, falling back to unit_source_value (Synthea writes U/L with id 0)."""
-    return F.coalesce(literal_map(concept_table())[unit_concept_id],
-                      literal_map(alias_table())[normalised_unit_text(unit_source_value)])
+def unit_lookups(spark: SparkSession) -> tuple[DataFrame, DataFrame]:
+    """(unit_concept_id -> unit key, normalised unit text -> unit key) as small frames to broadcast.
+
+    Joins, not per-row literal-map lookups: `unit_key` then arrives as a plain column, so the optimizer
+    cannot copy a regexp-and-map expression into every filter, flag and aggregate that reads it (it did:
+    pushed-down quarantine filters grew past Janino's 64 KB limit and ran interpreted).
+    """
+    by_concept = local_frame(spark, sorted(concept_table().items()), "_u_cid long, _u_by_concept string")
+    by_text = local_frame(spark, sorted(alias_table().items()), "_u_text string, _u_by_text string")
+    return by_concept, by_text
+
+
+def with_unit_key(results: DataFrame, unitless: Column) -> DataFrame:
+    """Adds `unit_key`: by unit_concept_id, else by normalised unit_source_value (Synthea writes `U/L` with
+    unit_concept_id 0), else `unitless` when no unit is recorded at all, else null (not recognised)."""
+    by_concept, by_text = unit_lookups(results.sparkSession)
+    joined = (results
+              .join(F.broadcast(by_concept), F.col("unit_concept_id") == F.col("_u_cid"), "left")
+              .join(F.broadcast(by_text), normalised_unit_text(F.col("unit_source_value")) == F.col("_u_text"),
+                    "left"))
+    key = F.coalesce(F.col("_u_by_concept"), F.col("_u_by_text"),
+                     F.when(no_unit_recorded(F.col("unit_concept_id"), F.col("unit_source_value")), unitless))
+    return joined.withColumn("unit_key", key).drop("_u_cid", "_u_by_concept", "_u_text", "_u_by_text")
 
 
 def no_unit_recorded(unit_concept_id: Column, unit_source_value: Column) -> Column:
@@ -72,13 +91,9 @@ def lab_results(measurement: DataFrame, membership: DataFrame, labs: dict[str, L
     lab_sets = local_frame(measurement.sparkSession, set_to_labs, "lab string, concept_set string, unitless string")
     members = F.broadcast(membership.join(F.broadcast(lab_sets), "concept_set")
                           .select(F.col("concept_id").alias("measurement_concept_id"), "lab", "unitless"))
-    recognised = recognised_unit(F.col("unit_concept_id"), F.col("unit_source_value"))
-    return (measurement.join(members, "measurement_concept_id")
+    return (with_unit_key(measurement.join(members, "measurement_concept_id"), F.col("unitless"))
             .select("measurement_id", "person_id", "lab", "measurement_concept_id", "measurement_date",
-                    "value_as_number", "value_as_concept_id", "range_high",
-                    F.when(recognised.isNotNull(), recognised)
-                    .when(no_unit_recorded(F.col("unit_concept_id"), F.col("unit_source_value")), F.col("unitless"))
-                    .alias("unit_key"),
+                    "value_as_number", "value_as_concept_id", "range_high", "unit_key",
                     qualitative(F.col("value_as_concept_id"), F.col("value_as_number"), F.col("range_high"))
                     .alias("positive")))
 
@@ -163,14 +178,37 @@ def derived_feature(req: DerivedRequest) -> Column:
     )).alias(req.name)
 
 
+def in_some_window(requests: list[LabRequest], as_of: date) -> Column:
+    """True for a result inside the window of at least one request of its lab.
+
+    Every aggregate of a request only reads rows in its window, so the others never matter; dropping them
+    before the aggregation matters because its struct-valued maxima make Spark sort every row it is given
+    (SortAggregate), and most results of a long history are older than any 90-day window."""
+    first_day: dict[str, date | None] = {}
+    for r in requests:
+        start = None if r.lookback_days is None else as_of - timedelta(days=r.lookback_days - 1)
+        if r.lab not in first_day:
+            first_day[r.lab] = start
+        elif first_day[r.lab] is not None:
+            first_day[r.lab] = None if start is None else min(first_day[r.lab], start)
+    cond = F.lit(False)
+    for lab, start in sorted(first_day.items(), key=lambda kv: kv[0]):
+        keep = F.col("lab") == lab
+        if start is not None:
+            keep &= F.col("measurement_date") >= F.lit(start)
+        cond |= keep
+    return cond & (F.col("measurement_date") <= F.lit(as_of))
+
+
 def lab_features(results: DataFrame, demographics: DataFrame, requests: list[LabRequest],
                  derived: list[DerivedRequest], labs: dict[str, LabDefinition], as_of: date) -> DataFrame:
     """person_id + one LAB_FEATURE struct per request and per derivation, for persons with any lab result."""
     aggs = [lab_aggregate(r, labs[r.lab], as_of) for r in sorted(requests)]
+    results = results.where(in_some_window(requests, as_of))
     per_person = results.groupBy("person_id").agg(*aggs) if aggs else results.select("person_id").distinct()
     if not derived:
         return per_person
     demo = demographics.select("person_id", "sex", "birth_date")
     names = [r.name for r in sorted(requests)]
-    return (per_person.join(demo, "person_id", "left")
+    return (per_person.join(demo.hint("merge"), "person_id", "left")  # person-level: never broadcast
             .select("person_id", *names, *[derived_feature(d) for d in sorted(derived)]))

@@ -10,7 +10,7 @@ import logging
 import re
 import time
 import uuid
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
@@ -34,6 +34,7 @@ from jobs.features_labs import MEASUREMENT_COLUMNS, lab_features, lab_results
 from jobs.omop_reader import OmopExtract
 from jobs.output_fs import OutputFS
 from jobs.report import write_counts_csv, write_report
+from jobs.session import described
 from jobs.vocabulary import ResolvedConceptSets, resolve_concept_sets
 from schemas.criteria import CriteriaFile
 
@@ -79,7 +80,10 @@ class RunResult:
 
 
 class Timer:
-    def __init__(self) -> None:
+    """Wall seconds per pipeline stage (for the manifest); the stage also names its Spark jobs."""
+
+    def __init__(self, spark: SparkSession | None = None) -> None:
+        self.spark = spark
         self.stages: dict[str, float] = {}
 
     @contextmanager
@@ -87,7 +91,8 @@ class Timer:
         t0 = time.perf_counter()
         log.info("stage %s ...", name)
         try:
-            yield
+            with described(self.spark, name) if self.spark else nullcontext():
+                yield
         finally:
             self.stages[name] = round(self.stages.get(name, 0.0) + time.perf_counter() - t0, 3)
 
@@ -139,36 +144,45 @@ def build_features(spark: SparkSession, frames: dict[str, DataFrame], criteria: 
     person = with_visit_site(frames["person"], frames["visit_occurrence"], as_of)
     demo = demographics(person, frames["death"], frames["observation_period"], frames["care_site"],
                         frames["location"], as_of)
-    demo.write.parquet(paths["demographics"])
+    with described(spark, "features: demographics"):
+        demo.write.parquet(paths["demographics"])
     demo = spark.read.parquet(paths["demographics"])
 
     def membership(requests) -> DataFrame:
         return resolved.table(spark, sorted({r.concept_set for r in requests}))
 
     diag = plan.for_family("diagnoses")
-    event_features(diagnosis_events(frames["condition_occurrence"], frames["observation"]), membership(diag),
-                   diag, as_of).write.parquet(paths["diagnoses"])
+    with described(spark, "features: diagnoses"):
+        event_features(diagnosis_events(frames["condition_occurrence"], frames["observation"]), membership(diag),
+                       diag, as_of).write.parquet(paths["diagnoses"])
     proc = plan.for_family("procedures")
-    event_features(procedure_events(frames["procedure_occurrence"]), membership(proc), proc, as_of
-                   ).write.parquet(paths["procedures"])
+    with described(spark, "features: procedures"):
+        event_features(procedure_events(frames["procedure_occurrence"]), membership(proc), proc, as_of
+                       ).write.parquet(paths["procedures"])
     ther = plan.for_family("therapies")
-    drug_features(drug_events(frames["drug_exposure"]), membership(ther), ther, as_of
-                  ).write.parquet(paths["therapies"])
-    lab_features(frames["lab_results"], demo, sorted(plan.labs), sorted(plan.derived), criteria.labs, as_of
-                 ).write.parquet(paths["labs"])
+    with described(spark, "features: therapies"):
+        drug_features(drug_events(frames["drug_exposure"]), membership(ther), ther, as_of
+                      ).write.parquet(paths["therapies"])
+    with described(spark, "features: labs"):
+        lab_features(frames["lab_results"], demo, sorted(plan.labs), sorted(plan.derived), criteria.labs, as_of
+                     ).write.parquet(paths["labs"])
     return paths
 
 
 def feature_frame(spark: SparkSession, paths: dict[str, str]) -> DataFrame:
-    """Demographics (every person) left-joined with the other families: the frame criteria are evaluated on."""
+    """Demographics (every person) left-joined with the other families: the frame criteria are evaluated on.
+
+    Sort-merge joins by hint: the planner sizes a Parquet table by its compressed bytes, so a person-level
+    family of a few million rows (structs of dates and arrays) looks small enough to broadcast, then fills
+    the driver when built ("Not enough memory to build and broadcast", seen at 1M persons)."""
     wide = spark.read.parquet(paths["demographics"])
     for family in ("diagnoses", "procedures", "therapies", "labs"):
-        wide = wide.join(spark.read.parquet(paths[family]), "person_id", "left")
+        wide = wide.join(spark.read.parquet(paths[family]).hint("merge"), "person_id", "left")
     return wide
 
 
 def run(spark: SparkSession, cfg: RunConfig) -> RunResult:
-    timer = Timer()
+    timer = Timer(spark)
     started = datetime.now(UTC)
     run_id = started.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
     fs = OutputFS(spark, cfg.out)
@@ -176,6 +190,7 @@ def run(spark: SparkSession, cfg: RunConfig) -> RunResult:
     publish.check_target(fs, target, cfg.overwrite)
     stage_dir = publish.staging_path(target, run_id)
     criteria = cfg.criteria
+    gate = None
     try:
         with timer.stage("read"):
             extract = OmopExtract(spark, cfg.omop, cfg.jdbc_schema, cfg.jdbc_properties)
@@ -185,34 +200,39 @@ def run(spark: SparkSession, cfg: RunConfig) -> RunResult:
             gate = quality_hook.check_and_split(spark, frames, as_of=as_of, criteria=criteria,
                                                 fail_on_warnings=cfg.fail_on_quality_warnings)
         fs.mkdirs(stage_dir)
-        with timer.stage("quality"):  # rows never used as evidence, with their reason: nothing silently lost
+        # rows never used as evidence, with their reason: nothing silently lost
+        with timer.stage("quality"), described(spark, "quality: quarantine"):
             gate.quarantined.write.parquet(f"{stage_dir}/quarantine")
             quarantine = quarantine_counts(spark.read.parquet(f"{stage_dir}/quarantine"))
         with timer.stage("features"):
             paths = build_features(spark, gate.frames, criteria, plan, resolved, as_of, stage_dir)
+            gate.release()
         with timer.stage("criteria"):
             evaluated_path = f"{stage_dir}/_work/evaluated"
             ev.evaluate(feature_frame(spark, paths), criteria, as_of).write.parquet(evaluated_path)
             evaluated = spark.read.parquet(evaluated_path)
-            ev.criteria_results(evaluated, criteria).write.parquet(f"{stage_dir}/criteria_results")
+            with described(spark, "criteria: criteria_results"):
+                ev.criteria_results(evaluated, criteria).write.parquet(f"{stage_dir}/criteria_results")
         with timer.stage("ranking"):
-            status = ev.ranked(ev.person_status(evaluated, criteria))
+            status = ev.person_status(evaluated, criteria)
             (status.select("cohort", "person_id", "status", "failed", "unknown", "review", "rank", "site",
                            "evidence_date", "reasons")
-             .repartition("cohort").sortWithinPartitions("cohort", "person_id")
              .write.parquet(f"{stage_dir}/person_status"))
             status = spark.read.parquet(f"{stage_dir}/person_status")
-            candidates = write_candidates(status, criteria, stage_dir, fs)
+            with described(spark, "ranking: candidates"):
+                candidates = write_candidates(status, criteria, stage_dir, fs)
         with timer.stage("write"):
             persons, counts = ev.outcome_counts(evaluated, criteria)
-            funnel = ev.funnel_counts(evaluated, criteria)
+            with described(spark, "write: funnel"):
+                funnel = ev.funnel_counts(evaluated, criteria)
             attrition = ev.attrition_rows(criteria, counts, funnel, persons)
             by_site = [(r["cohort"], r["site"], r["status"], int(r["count"]))
                        for r in status.groupBy("cohort", "site", "status").count().collect()]
             by_status: dict[tuple[str, str], int] = {}
             for cohort, _site, st, n in by_site:
                 by_status[(cohort, st)] = by_status.get((cohort, st), 0) + n
-            conservation = check_conservation(status, criteria, persons, attrition, candidates)
+            with described(spark, "write: conservation"):
+                conservation = check_conservation(status, criteria, persons, attrition, candidates)
             write_counts_csv(fs, stage_dir, attrition, by_site, cfg.min_cell_count)
             fs.delete(f"{stage_dir}/_work")
         manifest = build_manifest(cfg, extract, gate, resolved, as_of, as_of_source, run_id, started,
@@ -222,6 +242,8 @@ def run(spark: SparkSession, cfg: RunConfig) -> RunResult:
         publish.write_manifest(fs, stage_dir, manifest)  # last file: its presence marks a complete result
         publish.publish(fs, stage_dir, target, run_id)
     except BaseException:
+        if gate is not None:
+            gate.release()
         publish.abandon(fs, stage_dir)
         raise
     return RunResult(target, manifest)

@@ -481,8 +481,10 @@ class _Plan:
     def aggregates(self, anchor: DataFrame | None) -> DataFrame | None:
         """One row: this table's row count, bad-row count per row-level check, duplicate rows per key.
 
-        The first uniqueness key is folded into the same pass (group by the key, then sum), so the table is
-        scanned once; further keys (rare) each add a groupBy.
+        The flags are summed in one global aggregate (partial sums per task, no shuffle). Each uniqueness key
+        is a separate `groupBy(key).count()` over that one column: folding the flags into the key's groupBy
+        (the first design) shuffled and buffered every flag per key, 366 MB of shuffle and twice the time
+        for measurement's 33M rows at 1M persons (measured); a second scan of one column is cheaper.
         """
         if not (self.flags or self.uniques or self.row_count_check is not None):
             return None
@@ -494,28 +496,13 @@ class _Plan:
         )
         names = [self.col(i) for i in self.flags]
         flagged = [F.coalesce(c, F.lit(False)).cast("long").alias(self.col(i)) for i, c in self.flags.items()]
-        if self.uniques:
-            first = self.uniques[0]
-            key = self.suite.checks[first].kwargs["column"]
-            per_key = (
-                base.select(F.col(key).alias("_key"), *flagged)
-                .groupBy("_key")
-                .agg(F.count(F.lit(1)).alias("_n"), *[F.sum(n).alias(n) for n in names])
-            )
-            dup = F.when(F.col("_key").isNotNull() & (F.col("_n") > 1), F.col("_n"))
-            out = per_key.agg(
-                F.coalesce(F.sum("_n"), F.lit(0)).alias(self.rows_col),
-                F.coalesce(F.sum(dup), F.lit(0)).alias(self.col(first)),
-                *[F.coalesce(F.sum(n), F.lit(0)).alias(n) for n in names],
-            )
-        else:
-            out = base.select(*flagged).agg(
-                F.count(F.lit(1)).alias(self.rows_col),
-                *[F.coalesce(F.sum(n), F.lit(0)).alias(n) for n in names],
-            )
-        for i in self.uniques[1:]:
+        out = base.select(*flagged).agg(
+            F.count(F.lit(1)).alias(self.rows_col),
+            *[F.coalesce(F.sum(n), F.lit(0)).alias(n) for n in names],
+        )
+        for i in self.uniques:
             key = self.suite.checks[i].kwargs["column"]
-            counts = df.where(F.col(key).isNotNull()).groupBy(key).count()
+            counts = df.select(key).where(F.col(key).isNotNull()).groupBy(key).count()
             dup = counts.agg(
                 F.coalesce(F.sum(F.when(F.col("count") > 1, F.col("count"))), F.lit(0)).alias(self.col(i))
             )

@@ -27,6 +27,8 @@ from pathlib import Path
 
 import pyspark
 
+from jobs.session import JVM_OPTIONS
+
 ROOT = Path(__file__).resolve().parents[1]
 SPARK_HOME = Path(pyspark.__file__).resolve().parent
 MAIN = ROOT / "jobs" / "main.py"
@@ -213,7 +215,7 @@ class StandaloneCluster:
         """The spark-submit argv (client mode; quiet logs; event log on; few shuffle partitions)."""
         settings = {
             "spark.executor.memory": "1g",  # fits the workers' --memory
-            "spark.driver.extraJavaOptions": f"-Dlog4j2.configurationFile=file:{LOG4J}",
+            "spark.driver.extraJavaOptions": f"-Dlog4j2.configurationFile=file:{LOG4J} {JVM_OPTIONS}",
             "spark.sql.shuffle.partitions": "4",
             "spark.ui.enabled": "false",
             "spark.eventLog.enabled": "true",  # the event log shows lost executors and task retries

@@ -169,7 +169,7 @@ def test_statuses_partition_the_population(spark, criteria, data):
     outcomes = {p: {c: data.draw(st.sampled_from(OUTCOMES)) for c in ids} for p in persons}
     schema = "person_id long, site string, " + ", ".join(f"`{result_column(c)}` {RESULT_TYPE}" for c in ids)
     rows = [(p, "site", *[(outcomes[p][c], None, None, None, None, None) for c in ids]) for p in persons]
-    got = ev.ranked(ev.person_status(spark.createDataFrame(rows, schema), criteria)).toPandas()
+    got = ev.person_status(spark.createDataFrame(rows, schema), criteria).toPandas()
     for cohort, spec in criteria.cohorts.items():
         mine = got[got["cohort"] == cohort]
         assert sorted(mine["person_id"]) == sorted(persons)
