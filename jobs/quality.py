@@ -398,9 +398,14 @@ class _Gx:
     """One ephemeral GX context with one Spark dataframe asset, validating the gate's metric row."""
 
     def __init__(self) -> None:
+        import logging
+
         import great_expectations as gx
         from great_expectations.data_context.types.base import ProgressBarsConfig
 
+        # That module sets its own logger to INFO on import ("Created temporary directory ... for ephemeral
+        # docs site" on every run); follow the package's level instead.
+        logging.getLogger("great_expectations.data_context.types.base").setLevel(logging.NOTSET)
         self._gx = gx
         self.ctx = gx.get_context(mode="ephemeral")
         self.ctx.variables.progress_bars = ProgressBarsConfig(globally=False)
