@@ -7,7 +7,7 @@ table, so each event table is shuffled once, keyed by person_id, whatever the nu
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
@@ -15,9 +15,15 @@ from pyspark.sql import functions as F
 from jobs.feature_plan import EventRequest
 
 
+def first_day(as_of: date, within_days: int | None) -> date | None:
+    """First day inside (as_of - within_days, as_of]; None for the whole history. The one window edge."""
+    return None if within_days is None else as_of - timedelta(days=within_days - 1)
+
+
 def window_start(as_of: date, within_days: int | None) -> Column | None:
-    """First day inside (as_of - within_days, as_of]; None for the whole history."""
-    return None if within_days is None else F.date_sub(F.lit(as_of), within_days - 1)
+    """`first_day` as a date literal Column."""
+    day = first_day(as_of, within_days)
+    return None if day is None else F.lit(day)
 
 
 def diagnosis_events(condition_occurrence: DataFrame, observation: DataFrame) -> DataFrame:

@@ -7,7 +7,7 @@ requested unit is not evidence; it is counted in `n_unconvertible`.
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 from itertools import chain
 
 from pyspark.sql import Column, DataFrame, SparkSession
@@ -15,7 +15,7 @@ from pyspark.sql import functions as F
 
 from jobs.feature_plan import EGFR_METHOD, DerivedRequest, LabRequest
 from jobs.features_demographics import age_at
-from jobs.features_events import window_start
+from jobs.features_events import first_day, window_start
 from jobs.formatting import number_text
 from jobs.local_frames import local_frame
 from schemas.criteria import LabDefinition
@@ -184,15 +184,15 @@ def in_some_window(requests: list[LabRequest], as_of: date) -> Column:
     Every aggregate of a request only reads rows in its window, so the others never matter; dropping them
     before the aggregation matters because its struct-valued maxima make Spark sort every row it is given
     (SortAggregate), and most results of a long history are older than any 90-day window."""
-    first_day: dict[str, date | None] = {}
+    earliest: dict[str, date | None] = {}
     for r in requests:
-        start = None if r.lookback_days is None else as_of - timedelta(days=r.lookback_days - 1)
-        if r.lab not in first_day:
-            first_day[r.lab] = start
-        elif first_day[r.lab] is not None:
-            first_day[r.lab] = None if start is None else min(first_day[r.lab], start)
+        start = first_day(as_of, r.lookback_days)
+        if r.lab not in earliest:
+            earliest[r.lab] = start
+        elif earliest[r.lab] is not None:
+            earliest[r.lab] = None if start is None else min(earliest[r.lab], start)
     cond = F.lit(False)
-    for lab, start in sorted(first_day.items(), key=lambda kv: kv[0]):
+    for lab, start in sorted(earliest.items(), key=lambda kv: kv[0]):
         keep = F.col("lab") == lab
         if start is not None:
             keep &= F.col("measurement_date") >= F.lit(start)
