@@ -214,7 +214,9 @@ def run(spark: SparkSession, cfg: RunConfig) -> RunResult:
             with described(spark, "criteria: criteria_results"):
                 ev.criteria_results(evaluated, criteria).write.parquet(f"{stage_dir}/criteria_results")
         with timer.stage("ranking"):
-            status = ev.person_status(evaluated, criteria)
+            with described(spark, "ranking: ranks"):
+                ev.ranks(evaluated, criteria).write.parquet(f"{stage_dir}/_work/ranks")
+            status = ev.person_status(evaluated, criteria, spark.read.parquet(f"{stage_dir}/_work/ranks"))
             (status.select("cohort", "person_id", "status", "failed", "unknown", "review", "rank", "site",
                            "evidence_date", "reasons")
              .write.parquet(f"{stage_dir}/person_status"))

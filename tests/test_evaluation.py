@@ -30,3 +30,42 @@ def test_rank_order_is_total_eligible_first_then_fewer_unknowns_then_recent_evid
     ranked = df.withColumn("rank", F.row_number().over(Window.orderBy(*_rank_order())))
     order = [r["person_id"] for r in ranked.orderBy("rank").collect()]
     assert order == [12, 11, 9, 10, 14, 13]
+
+
+RESULT_TYPE = "struct<outcome:string,value:double,unit:string,date:date,concept_id:bigint,evidence:string>"
+
+
+def test_ranks_are_per_cohort_and_follow_the_rank_order(spark, criteria):
+    """One narrow pass ranks every cohort: a person's rank in a cohort depends on that cohort's criteria only."""
+    from jobs.criteria_compiler import result_column
+    from jobs.evaluation import person_status, ranks
+
+    ids = sorted({c for spec in criteria.cohorts.values() for c in spec.criteria})
+    ln_only = next(c for c in criteria.cohorts["ln"].criteria if c not in criteria.cohorts["pmn"].criteria)
+    pmn_only = next(c for c in criteria.cohorts["pmn"].criteria if c not in criteria.cohorts["ln"].criteria)
+    inclusion = next(c for c in criteria.cohorts["ln"].criteria if criteria.criterion(c).type == "inclusion"
+                     and c in criteria.cohorts["pmn"].criteria)
+
+    def person(pid: int, overrides: dict[str, str], day: date | None = None):
+        row = {c: ("pass", None, None, day if c == inclusion else None, None, f"e-{c}") for c in ids}
+        for c, o in overrides.items():
+            row[c] = (o, None, None, row[c][3], None, f"e-{c}")
+        return (pid, "site", *[row[c] for c in ids])
+
+    rows = [
+        person(1, {ln_only: "fail"}, date(2026, 9, 1)),  # ln ineligible, pmn eligible
+        person(2, {pmn_only: "unknown"}, date(2026, 9, 1)),  # ln eligible, pmn possible
+        person(3, {}, date(2026, 1, 1)),  # eligible in both, older evidence
+        person(4, {ln_only: "unknown", pmn_only: "fail"}, date(2026, 9, 30)),  # ln possible, pmn ineligible
+    ]
+    schema = "person_id long, site string, " + ", ".join(f"`{result_column(c)}` {RESULT_TYPE}" for c in ids)
+    evaluated = spark.createDataFrame(rows, schema)
+    got = {(r["_r_cohort"], r["_r_person_id"]): r["rank"] for r in ranks(evaluated, criteria).collect()}
+    assert got == {("ln", 2): 1, ("ln", 3): 2, ("ln", 4): 3, ("pmn", 1): 1, ("pmn", 3): 2, ("pmn", 2): 3}
+    status = {(r["cohort"], r["person_id"]): (r["status"], r["rank"], r["reasons"] is not None)
+              for r in person_status(evaluated, criteria).collect()}
+    assert status[("ln", 1)] == ("ineligible", None, False)
+    assert status[("pmn", 4)] == ("ineligible", None, False)
+    assert status[("ln", 4)] == ("possible", 3, True)
+    assert status[("pmn", 2)] == ("possible", 3, True)
+    assert len(status) == 8

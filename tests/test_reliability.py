@@ -182,6 +182,9 @@ def test_statuses_partition_the_population(spark, criteria, data):
         ranked = mine[mine["status"] != "ineligible"]
         assert sorted(ranked["rank"].astype(int)) == list(range(1, len(ranked) + 1))
         assert mine.loc[mine["status"] == "ineligible", "rank"].isna().all()
+        assert mine.loc[mine["status"] == "ineligible", "reasons"].isna().all()
+        for reasons in ranked["reasons"]:  # one reason per criterion of the cohort, in protocol order
+            assert [x.split(" ")[0] for x in reasons] == list(spec.criteria)
 
 
 @given(k=st.integers(1, 1000), data=st.data())
