@@ -8,6 +8,7 @@ from pyspark.sql import Window
 from pyspark.sql import functions as F
 
 from jobs.evaluation import _rank_order, status_of
+from tests.pipeline_helpers import evaluated_schema
 
 
 def test_status_any_fail_is_ineligible_else_any_unknown_is_possible(spark):
@@ -32,12 +33,8 @@ def test_rank_order_is_total_eligible_first_then_fewer_unknowns_then_recent_evid
     assert order == [12, 11, 9, 10, 14, 13]
 
 
-RESULT_TYPE = "struct<outcome:string,value:double,unit:string,date:date,concept_id:bigint,evidence:string>"
-
-
 def test_ranks_are_per_cohort_and_follow_the_rank_order(spark, criteria):
     """One narrow pass ranks every cohort: a person's rank in a cohort depends on that cohort's criteria only."""
-    from jobs.criteria_compiler import result_column
     from jobs.evaluation import person_status, ranks
 
     ids = sorted({c for spec in criteria.cohorts.values() for c in spec.criteria})
@@ -58,8 +55,7 @@ def test_ranks_are_per_cohort_and_follow_the_rank_order(spark, criteria):
         person(3, {}, date(2026, 1, 1)),  # eligible in both, older evidence
         person(4, {ln_only: "unknown", pmn_only: "fail"}, date(2026, 9, 30)),  # ln possible, pmn ineligible
     ]
-    schema = "person_id long, site string, " + ", ".join(f"`{result_column(c)}` {RESULT_TYPE}" for c in ids)
-    evaluated = spark.createDataFrame(rows, schema)
+    evaluated = spark.createDataFrame(rows, evaluated_schema(ids))
     got = {(r["_r_cohort"], r["_r_person_id"]): r["rank"] for r in ranks(evaluated, criteria).collect()}
     assert got == {("ln", 2): 1, ("ln", 3): 2, ("ln", 4): 3, ("pmn", 1): 1, ("pmn", 3): 2, ("pmn", 2): 3}
     status = {(r["cohort"], r["person_id"]): (r["status"], r["rank"], r["reasons"] is not None)

@@ -30,6 +30,7 @@ from jobs.generator import generate
 from jobs.report import suppress
 from tests import reliability_helpers as rh
 from tests.conftest import CRITERIA
+from tests.pipeline_helpers import evaluated_schema
 
 AS_OF = date(2026, 10, 1)
 PERSONS = 300
@@ -153,7 +154,6 @@ def test_conservation_catches_candidates_twice_and_outcomes_not_adding_up(spark,
 # --------------------------------------------------------------------------------------------- properties
 
 OUTCOMES = ("pass", "fail", "unknown", "review")
-RESULT_TYPE = "struct<outcome:string,value:double,unit:string,date:date,concept_id:bigint,evidence:string>"
 
 
 @pytest.mark.spark
@@ -165,15 +165,12 @@ def test_statuses_partition_the_population(spark, criteria, data):
 
     Each person passes all but a few drawn criteria (uniform outcomes over 42 criteria would make nearly
     everyone ineligible, and the ranks would go untested); each example is one Spark query of ~8 persons."""
-    from jobs.criteria_compiler import result_column
-
     ids = sorted({c for spec in criteria.cohorts.values() for c in spec.criteria})
     persons = data.draw(st.lists(st.integers(1, 10**6), min_size=1, max_size=8, unique=True))
     not_passed = st.dictionaries(st.sampled_from(ids), st.sampled_from(OUTCOMES[1:]), max_size=3)
     outcomes = {p: {c: "pass" for c in ids} | data.draw(not_passed) for p in persons}
-    schema = "person_id long, site string, " + ", ".join(f"`{result_column(c)}` {RESULT_TYPE}" for c in ids)
     rows = [(p, "site", *[(outcomes[p][c], None, None, None, None, None) for c in ids]) for p in persons]
-    got = ev.person_status(spark.createDataFrame(rows, schema), criteria).toPandas()
+    got = ev.person_status(spark.createDataFrame(rows, evaluated_schema(ids)), criteria).toPandas()
     for cohort, spec in criteria.cohorts.items():
         mine = got[got["cohort"] == cohort]
         assert sorted(mine["person_id"]) == sorted(persons)
