@@ -94,7 +94,8 @@ def cohort_status(evaluated: DataFrame, criteria: CriteriaFile, cohort: str, ran
     The row is finished before the ranks (`ranks`, broadcast) are joined, so the join carries finished
     columns only; reason texts are built for persons who are not ineligible, exactly the ranked ones (an
     ineligible person's evidence is in criteria_results). Joining first made the planner pull every
-    criterion's evidence text of every person below the join: 1.8x slower at 1M persons (measured)."""
+    criterion's evidence text of every person below the join (one cohort at 1M persons, to the noop sink:
+    30.4 s that way, 22.0 s this way; measured)."""
     cids, status, _, evidence_date = _cohort_parts(criteria, cohort)
     reasons = F.array(*[F.concat(F.lit(f"{c} "), _outcome(c), F.lit(": "),
                                  F.coalesce(F.col(result_column(c))["evidence"], F.lit(""))) for c in cids])
