@@ -49,3 +49,28 @@ def synthea_dir():
     if not (SYNTHEA / "PERSON.csv").exists():
         pytest.skip("../shared/data/synthea27nj is not present")
     return SYNTHEA
+
+
+E2E_PERSONS = 500
+
+
+@pytest.fixture(scope="session")
+def e2e(spark, criteria, tmp_path_factory):
+    """One generated extract (CSV, 500 persons, seed 11) and one whole job run on it (no suppression), shared by
+    the tests that need a finished run: ground truth and contract (test_pipeline), the DuckDB differential
+    (test_peer_duckdb) and the first of the determinism pair (test_reliability). Each of them ran its own job
+    before: one run instead of three is about a minute of the fast suite."""
+    from datetime import date
+    from types import SimpleNamespace
+
+    from jobs.generator import generate
+    from jobs.pipeline import RunConfig, run
+
+    tmp = tmp_path_factory.mktemp("e2e")
+    as_of = date(2026, 10, 1)
+    generate(tmp / "sample", persons=E2E_PERSONS, seed=11, as_of=as_of)
+    out = tmp / "out"
+    result = run(spark, RunConfig(omop=str(tmp / "sample" / "omop"), criteria=criteria, criteria_path=str(CRITERIA),
+                                  out=str(out), as_of=as_of, min_cell_count=0))
+    return SimpleNamespace(sample=tmp / "sample", omop=tmp / "sample" / "omop", out=out, result=result,
+                           as_of=as_of, persons=E2E_PERSONS)

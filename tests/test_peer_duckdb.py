@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 
 from jobs.generator import generate
-from jobs.pipeline import RunConfig, run
 from tests.conftest import CRITERIA
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "benchmarks"))
@@ -20,13 +19,9 @@ AS_OF = date(2026, 10, 1)
 
 
 @pytest.fixture(scope="module")
-def sample_and_job(spark, criteria, tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("peer")
-    generate(tmp / "sample", persons=500, seed=3, as_of=AS_OF)
-    out = tmp / "out"
-    run(spark, RunConfig(omop=str(tmp / "sample" / "omop"), criteria=criteria, criteria_path=str(CRITERIA),
-                         out=str(out), as_of=AS_OF))
-    return tmp / "sample" / "omop", out
+def sample_and_job(e2e):
+    """The suite's shared run (tests/conftest.py::e2e): the peer reads the same CSV extract the job read."""
+    return e2e.omop, e2e.out
 
 
 @pytest.mark.spark

@@ -12,7 +12,6 @@ import pyarrow.dataset as ds
 import pytest
 
 from jobs.errors import InputError, OutputError
-from jobs.generator import generate
 from jobs.pipeline import RunConfig, run
 from tests.conftest import CRITERIA
 
@@ -29,13 +28,9 @@ def _status(out: Path) -> pd.DataFrame:
 
 
 @pytest.fixture(scope="module")
-def generated(spark, criteria, tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("e2e")
-    generate(tmp / "sample", persons=500, seed=11, as_of=AS_OF)
-    out = tmp / "out"
-    result = run(spark, RunConfig(omop=str(tmp / "sample" / "omop"), criteria=criteria, criteria_path=str(CRITERIA),
-                                  out=str(out), as_of=AS_OF, min_cell_count=0))
-    return tmp / "sample", out, result
+def generated(e2e):
+    """The suite's shared run (tests/conftest.py::e2e): 500 generated persons, seed 11, no suppression."""
+    return e2e.sample, e2e.out, e2e.result
 
 
 @pytest.mark.spark

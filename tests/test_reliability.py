@@ -29,7 +29,7 @@ from jobs.errors import ConservationError
 from jobs.generator import generate
 from jobs.report import suppress
 from tests import reliability_helpers as rh
-from tests.conftest import CRITERIA
+from tests.conftest import CRITERIA, E2E_PERSONS
 from tests.pipeline_helpers import evaluated_schema
 
 AS_OF = date(2026, 10, 1)
@@ -52,21 +52,19 @@ def _run(spark, criteria, omop: Path, out: Path, **kw):
 
 
 @pytest.fixture(scope="module")
-def two_runs(spark, criteria, tmp_path_factory):
-    """The same extract as single CSV files and as reversed, 3-part CSV folders; shuffle partitions 1 vs 7."""
+def two_runs(spark, criteria, e2e, tmp_path_factory):
+    """The suite's shared run (single CSV files, 2 shuffle partitions) and a rerun of the same extract as
+    reversed, 3-part CSV folders with 7 shuffle partitions."""
     tmp = tmp_path_factory.mktemp("determinism")
-    generate(tmp / "sample", persons=PERSONS, seed=23, as_of=AS_OF)
-    rh.relayout_csv(tmp / "sample" / "omop", tmp / "parts")
+    rh.relayout_csv(e2e.omop, tmp / "parts")
     before = spark.conf.get("spark.sql.shuffle.partitions")
-    outs = []
     try:
-        for name, omop, partitions in (("a", tmp / "sample" / "omop", "1"), ("b", tmp / "parts", "7")):
-            spark.conf.set("spark.sql.shuffle.partitions", partitions)
-            _run(spark, criteria, omop, tmp / name)
-            outs.append(tmp / name)
+        spark.conf.set("spark.sql.shuffle.partitions", "7")
+        _run(spark, criteria, tmp / "parts", tmp / "b", min_cell_count=0)
     finally:
         spark.conf.set("spark.sql.shuffle.partitions", before)
-    return outs
+    assert before != "7", "the pair differs in its partitioning"
+    return [e2e.out, tmp / "b"]
 
 
 @pytest.mark.spark
@@ -75,7 +73,7 @@ def test_reruns_are_identical_whatever_the_partitioning(two_runs):
     for name in ("candidates_ln.csv", "candidates_pmn.csv", "attrition.csv", "counts_by_site.csv"):
         assert (a / name).read_bytes() == (b / name).read_bytes(), name
     sa, sb = _status_frame(a), _status_frame(b)
-    assert len(sa) == 2 * PERSONS
+    assert len(sa) == 2 * E2E_PERSONS
     pd.testing.assert_frame_equal(sa, sb)
     ma, mb = (json.loads((x / "manifest.json").read_text()) for x in (a, b))
     assert ma["status_counts"] == mb["status_counts"]
@@ -85,7 +83,7 @@ def test_reruns_are_identical_whatever_the_partitioning(two_runs):
 @pytest.mark.spark
 def test_manifest_lists_the_conservation_checks(two_runs):
     m = json.loads((two_runs[0] / "manifest.json").read_text())
-    assert m["conservation"]["persons"] == PERSONS
+    assert m["conservation"]["persons"] == E2E_PERSONS
     assert set(m["conservation"]["checked"]) >= {"person_status rows = persons per cohort",
                                                  "statuses partition persons", "criterion outcomes add up",
                                                  "ranks unique", "candidates once each"}
