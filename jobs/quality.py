@@ -503,21 +503,38 @@ class _Plan:
             *[F.coalesce(F.sum(n), F.lit(0)).alias(n) for n in names],
         )
 
-    def key_aggregates(self) -> list[DataFrame]:
+    def key_aggregates(self, rows: int | None = None) -> list[DataFrame]:
         """One row per uniqueness key: the number of rows whose key occurs more than once.
 
-        Each key is a `groupBy(key).count()` over that one column, after an explicit `repartition(key)`: the
-        keys of an event table are (nearly) all distinct, so the map-side partial aggregate the planner adds
-        otherwise builds a hash map of every key and reduces nothing (measurement_id at 1M persons: 22-30 s
-        with it, 17-20 s without). Folding the flags into the key's groupBy (the first design) shuffled and
-        buffered every flag per key, twice the time; a second scan of one column is cheaper."""
+        Each key is a `groupBy(key).count()` over that one column, after an explicit repartition by the key:
+        the keys of an event table are (nearly) all distinct, so the map-side partial aggregate the planner
+        adds otherwise builds a hash map of every key and reduces nothing (measurement_id at 1M persons:
+        22-30 s with it, 17-20 s without). `rows` (the table's row count, from the flags action that runs
+        first) sets the number of partitions to about KEYS_PER_PARTITION keys each: left to AQE, the 270 MB
+        of measurement_id keys were coalesced into a few partitions of millions of keys, whose hash maps
+        outgrew the CPU caches and were rehashed as they grew (measurement_id, 33.7M keys: 16.5-18.3 s
+        coalesced, 12.0-12.9 s in 128 partitions, 14.7 s in 512; measured). Folding the flags into the key's
+        groupBy (the first design) shuffled and buffered every flag per key, twice the time; a second scan of
+        one column is cheaper."""
         out = []
         for i in self.uniques:
             key = self.suite.checks[i].kwargs["column"]
-            counts = self.df.select(key).where(F.col(key).isNotNull()).repartition(key).groupBy(key).count()
-            out.append(counts.agg(
+            keys = self.df.select(key).where(F.col(key).isNotNull())
+            parts = key_partitions(rows)
+            keys = keys.repartition(parts, key) if parts else keys.repartition(key)
+            out.append(keys.groupBy(key).count().agg(
                 F.coalesce(F.sum(F.when(F.col("count") > 1, F.col("count"))), F.lit(0)).alias(self.col(i))))
         return out
+
+
+KEYS_PER_PARTITION = 250_000
+
+
+def key_partitions(rows: int | None) -> int | None:
+    """Partitions for a uniqueness check of `rows` keys: None (AQE decides) up to KEYS_PER_PARTITION keys."""
+    if rows is None or rows <= KEYS_PER_PARTITION:
+        return None
+    return -(-rows // KEYS_PER_PARTITION)
 
 
 def _one_row(parts: list[DataFrame]) -> DataFrame:
@@ -550,25 +567,25 @@ def run_gate(
             continue
         plans.append(_plan(suite, f"s{k}", df, anchor, as_of))
     flag_parts = [(p, a) for p in plans if (a := p.flag_aggregate(anchor)) is not None]
-    key_parts = [(p, a) for p in plans for a in p.key_aggregates()]
     timings = {"compute_metrics": 0.0, "gx_validate": 0.0}
     observed: dict[str, int] = {}
     if flag_parts:
         t0 = time.perf_counter()
-        # Two Spark actions: every table's flags in one (each table scanned once), then the key checks.
-        # At 1M persons one action for both took 117.5 s, the flags alone 41.0 s and the keys alone 47.5 s
-        # (measured): the key aggregations' hash maps and the flag scans competed for the heap at once.
+        # Two Spark actions: every table's flags in one (each table scanned once), then the key checks,
+        # partitioned by the row counts the first one found. At 1M persons one action for both took 117.5 s,
+        # the flags alone 41.0 s and the keys alone 47.5 s (measured): the key aggregations' hash maps and the
+        # flag scans competed for the heap at once.
         cached: list[DataFrame] = []
         try:
-            for group in (flag_parts, key_parts):
-                if not group:
-                    continue
-                part = _one_row([a for _, a in group]).cache()
-                cached.append(part)
-                try:
-                    part.count()
-                except Exception as exc:  # Spark/py4j errors surface here first: a file unreadable mid-scan
-                    _raise_unreadable(group, exc)
+            flags = _one_row([a for _, a in flag_parts]).cache()
+            cached.append(flags)
+            _materialise(flags, flag_parts)
+            counts = flags.select(*[p.rows_col for p, _ in flag_parts]).first().asDict()  # one row of counts
+            key_parts = [(p, a) for p in plans for a in p.key_aggregates(counts.get(p.rows_col))]
+            if key_parts:
+                keys = _one_row([a for _, a in key_parts]).cache()
+                cached.append(keys)
+                _materialise(keys, key_parts)
             metrics = _one_row(cached)
             t1 = time.perf_counter()
             bounds: dict[str, tuple[int | None, int | None]] = {}
@@ -605,6 +622,14 @@ def run_gate(
             )
         results += [p.results[i] for i in sorted(p.results)]
     return GateResult(results=results, seconds=time.perf_counter() - start, timings=timings)
+
+
+def _materialise(part: DataFrame, parts: list[tuple[_Plan, DataFrame]]) -> None:
+    """Compute a cached one-row result; Spark/py4j errors surface here first (a file unreadable mid-scan)."""
+    try:
+        part.count()
+    except Exception as exc:
+        _raise_unreadable(parts, exc)
 
 
 def _raise_unreadable(parts: list[tuple[_Plan, DataFrame]], exc: Exception) -> None:

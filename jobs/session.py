@@ -84,6 +84,23 @@ def described(spark: SparkSession, text: str) -> Iterator[None]:
         sc.setLocalProperty("spark.job.description", previous)  # type: ignore[arg-type]  # None clears it
 
 
+@contextmanager
+def expression_codegen(spark: SparkSession) -> Iterator[None]:
+    """Plan the actions started inside without whole-stage codegen (each expression still compiled).
+
+    For plans whose one fused method grows too large for the JIT: a cohort's status row (38 outcomes, three id
+    arrays, counts, reasons) made a `processNext` that C1 gave up on ("out of virtual registers") and C2 too
+    ("out of nodes"), so it ran in the bytecode interpreter (62 % of the ranking stage's CPU samples at 1M
+    persons, Java Flight Recorder). Per-expression code is split into small methods that do compile."""
+    key = "spark.sql.codegen.wholeStage"
+    previous = spark.conf.get(key)
+    spark.conf.set(key, "false")
+    try:
+        yield
+    finally:
+        spark.conf.set(key, previous)
+
+
 def _submitted_value(key: str) -> str | None:
     """A setting spark-submit gave this driver (it passes them as JVM system properties), else None."""
     if "PYSPARK_GATEWAY_PORT" not in os.environ:

@@ -16,6 +16,7 @@ from jobs.quality import (
     REASON,
     GateResult,
     SuiteError,
+    key_partitions,
     load_suites,
     quarantine_split,
     run_gate,
@@ -204,6 +205,25 @@ def test_each_check_family_fails_with_the_right_count(gate, table, expectation, 
     r = _find(gate, table, expectation, column)
     assert (r.success, r.unexpected_count, r.element_count, r.severity) == (False, bad, rows, severity)
     assert table in r.message and expectation in r.message and f"{bad} of {rows}" in r.message
+
+
+def test_key_checks_are_partitioned_by_the_row_count():
+    assert key_partitions(None) is None and key_partitions(250_000) is None  # small: AQE decides
+    assert key_partitions(250_001) == 2
+    assert key_partitions(33_700_000) == 135  # measurement_id at 1M persons
+
+
+@pytest.mark.spark
+def test_duplicate_keys_are_counted_whatever_the_key_partitioning(spark, bad_frames, suites, monkeypatch):
+    """The same duplicates when every key check is spread over one partition per two rows (the 1M layout)."""
+    import jobs.quality as quality
+
+    frames, labs = bad_frames
+    monkeypatch.setattr(quality, "KEYS_PER_PARTITION", 2)
+    spread = run_gate(spark, frames, as_of=AS_OF, suites=suites, lab_results=labs)
+    for table, column, bad, rows in (("person", "person_id", 2, 8), ("measurement", "measurement_id", 2, 9)):
+        r = _find(spread, table, "expect_column_values_to_be_unique", column)
+        assert (r.success, r.unexpected_count, r.element_count) == (False, bad, rows)
 
 
 @pytest.mark.spark
