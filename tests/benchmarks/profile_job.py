@@ -6,6 +6,10 @@ Runs the production job (`jobs.pipeline.run`) once with Spark's event log on, th
 every Spark job's wall time, its Python call site (file:line in jobs/), its stages' task time, and the bytes
 it read, shuffled and wrote, grouped under the pipeline stage (read, quality, ...) it ran in. The per-stage
 wall times are the manifest's. Use it before and after a change to a stage, next to `explain()`.
+
+`--jfr` also records the driver JVM with Java Flight Recorder and prints, per pipeline stage, the CPU samples
+whose top frame ran in the bytecode interpreter, and the generated methods the JIT gave up on: Spark code that
+is too large to compile runs many times slower and shows nowhere else (how the ranking stage was found).
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -72,6 +77,49 @@ def parse_event_log(path: Path) -> list[dict]:
     return out
 
 
+def _epoch_ms(iso: str) -> int:
+    """JFR's ISO timestamp (nanoseconds, Z) as epoch milliseconds."""
+    from datetime import datetime
+
+    head, _, frac = iso.rstrip("Z").partition(".")
+    return int(datetime.fromisoformat(head + "+00:00").timestamp() * 1000) + int((frac + "000")[:3])
+
+
+def jfr_report(recording: Path, execs: list[dict]) -> None:
+    """Per stage prefix: CPU samples, the share whose top frame was interpreted, the top interpreted methods;
+    then every generated (Spark codegen) method the JIT failed to compile."""
+    def dump(events: str, depth: int = 1) -> list[dict]:
+        out = subprocess.run(["jfr", "print", "--json", "--events", events, "--stack-depth", str(depth),
+                              str(recording)], capture_output=True, text=True, check=True).stdout
+        return json.loads(out)["recording"]["events"]
+
+    spans = [(x["start"], x.get("end", x["start"]), x["description"].split(":")[0].split(" at ")[0]) for x in execs]
+    total: dict[str, int] = defaultdict(int)
+    interp: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for e in dump("jdk.ExecutionSample"):
+        frames = (e["values"].get("stackTrace") or {}).get("frames") or []
+        if not frames:
+            continue
+        t = _epoch_ms(e["values"]["startTime"])
+        stage = next((name for a, b, name in spans if a <= t <= b), "(between actions)")
+        total[stage] += 1
+        if frames[0]["type"] == "Interpreted":
+            m = frames[0]["method"]
+            interp[stage][f"{m['type']['name'].rsplit('/', 1)[-1]}.{m['name']}"] += 1
+    print("\nJFR CPU samples per stage prefix: samples, top frame interpreted (share), top interpreted methods")
+    for stage, n in total.items():
+        k = sum(interp[stage].values())
+        top = ", ".join(f"{m[-60:]} {c}" for m, c in sorted(interp[stage].items(), key=lambda x: -x[1])[:3])
+        print(f"  {stage:24s} {n:7d} {k:7d} ({100 * k / n:3.0f} %)  {top}")
+    failed = [e["values"] for e in dump("jdk.CompilationFailure")]
+    print(f"\nJIT compilations that failed: {len(failed)}")
+    reasons: dict[str, int] = defaultdict(int)
+    for f in failed:
+        reasons[f.get("failureMessage", "")] += 1
+    for why, c in sorted(reasons.items(), key=lambda x: -x[1]):
+        print(f"  {c:4d}  {why}")
+
+
 def _mb(n: int) -> str:
     return f"{n / 1e6:,.0f}"
 
@@ -84,13 +132,18 @@ def main() -> int:
     ap.add_argument("--driver-memory", default=os.environ.get("COHORT_FINDER_DRIVER_MEMORY", "12g"))
     ap.add_argument("--conf", action="append", default=[], metavar="KEY=VALUE",
                     help="extra Spark setting for an experiment (repeatable)")
+    ap.add_argument("--jfr", action="store_true", help="record the driver JVM with Java Flight Recorder")
     args = ap.parse_args()
 
+    from jobs import session
     from jobs.criteria_loader import load_criteria
     from jobs.pipeline import RunConfig, run
     from jobs.session import build_session
 
     work = Path(tempfile.mkdtemp(prefix="profile_job_"))
+    recording = work / "driver.jfr"
+    if args.jfr:  # local mode: the driver JVM is the executor
+        session.JVM_OPTIONS = f"{session.JVM_OPTIONS} -XX:StartFlightRecording=settings=profile"
     logs = work / "eventlog"
     logs.mkdir()
     conf = {"spark.eventLog.enabled": "true", "spark.eventLog.dir": f"file://{logs}",
@@ -102,6 +155,9 @@ def main() -> int:
     t0 = time.perf_counter()
     result = run(spark, cfg)
     wall = time.perf_counter() - t0
+    if args.jfr:
+        pid = str(spark.sparkContext._jvm.java.lang.ProcessHandle.current().pid())
+        subprocess.run(["jcmd", pid, "JFR.dump", f"filename={recording}"], check=True, capture_output=True)
     spark.stop()
     execs = parse_event_log(next(logs.iterdir()))
     per_stage: dict[str, list[dict]] = defaultdict(list)
@@ -121,6 +177,9 @@ def main() -> int:
         print(f"  {x['id']:4d} {x['wall_ms'] / 1e3:7.1f} {x['task_ms'] / 1e3:7.1f} {x['jobs']:5d} {x['tasks']:6d} "
               f"{_mb(x['read']):>8} {_mb(x['shuffle_write']):>8} {_mb(x['shuffle_read']):>8} {_mb(x['written']):>8}"
               f"  {x['description'][:70]}")
+    if args.jfr:
+        print(f"\nJFR recording: {recording}")
+        jfr_report(recording, execs)
     return 0
 
 
