@@ -517,10 +517,10 @@ class _Plan:
         groupBy (the first design) shuffled and buffered every flag per key, twice the time; a second scan of
         one column is cheaper."""
         out = []
+        parts = key_partitions(rows)
         for i in self.uniques:
             key = self.suite.checks[i].kwargs["column"]
             keys = self.df.select(key).where(F.col(key).isNotNull())
-            parts = key_partitions(rows)
             keys = keys.repartition(parts, key) if parts else keys.repartition(key)
             out.append(keys.groupBy(key).count().agg(
                 F.coalesce(F.sum(F.when(F.col("count") > 1, F.col("count"))), F.lit(0)).alias(self.col(i))))

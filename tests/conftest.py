@@ -72,5 +72,4 @@ def e2e(spark, criteria, tmp_path_factory):
     out = tmp / "out"
     result = run(spark, RunConfig(omop=str(tmp / "sample" / "omop"), criteria=criteria, criteria_path=str(CRITERIA),
                                   out=str(out), as_of=as_of, min_cell_count=0))
-    return SimpleNamespace(sample=tmp / "sample", omop=tmp / "sample" / "omop", out=out, result=result,
-                           as_of=as_of, persons=E2E_PERSONS)
+    return SimpleNamespace(sample=tmp / "sample", omop=tmp / "sample" / "omop", out=out, result=result)
