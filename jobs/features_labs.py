@@ -35,9 +35,14 @@ def literal_map(mapping: dict) -> Column:
     return F.create_map(*chain.from_iterable((F.lit(k), F.lit(v)) for k, v in sorted(mapping.items())))
 
 
+UNIT_TEXT_SPACES = " \t\n\u000b\f\r"  # what Java's regex \s matches
+
+
 def normalised_unit_text(col: Column) -> Column:
-    """Same normalisation as schemas.units.normalise_unit_text, as a Column."""
-    return F.translate(F.regexp_replace(F.lower(F.trim(col)), r"\s+", ""), "µμ", "uu")
+    """Same normalisation as schemas.units.normalise_unit_text, as a Column: lower case, micro signs folded to
+    `u`, whitespace deleted. One `translate` (characters beyond the replacement string are deleted) instead of
+    trim + regexp_replace: run on every measurement row, the regex cost about 6 s at 1M persons (measured)."""
+    return F.translate(F.lower(col), "µμ" + UNIT_TEXT_SPACES, "uu")
 
 
 def unit_lookups(spark: SparkSession) -> tuple[DataFrame, DataFrame]:

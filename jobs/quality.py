@@ -11,10 +11,12 @@ GX's own Spark implementation costs about 1 s per expectation per million rows (
 window per uniqueness check). So each table is checked in one pass: every row-level expectation is compiled
 to an int flag column (1 = the row breaks it); the flags, and only the flags, are computed in one `select`
 over the table joined once to a broadcast per-person anchor (person_id, birth year, death date), and summed in
-one Spark action for all tables; uniqueness is one pre-partitioned `groupBy(key).count()` per key, all keys in
-a second action, instead of GX's window. The two one-row results are cached, and GX validates
+one Spark action for all tables. Uniqueness, instead of GX's window: an integral key whose values are dense
+(OMOP ids usually are) is counted exactly with Spark's bitmap aggregates (distinct values = rows means no
+duplicate), all such keys in a second action; other keys, and keys found duplicated, take a pre-partitioned
+`groupBy(key).count()` in a third action (see `_metric_values`). The counts form one row, and GX validates
 `expect_column_sum_to_be_between(metric, max_value=0)` for all of them (GX bundles those aggregates into one
-Spark job on the cached row). Schema checks (`expect_column_to_exist`) read the frame's schema. Every check,
+Spark job on that row). Schema checks (`expect_column_to_exist`) read the frame's schema. Every check,
 however evaluated, is reported as an `ExpectationResult` under its suite type. Result format is SUMMARY;
 nothing person-level reaches the driver.
 
@@ -62,8 +64,10 @@ from typing import Any, Literal
 
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
+from pyspark.sql import types as T
 
 from jobs.errors import CohortFinderError, InputError, QualityGateError
+from jobs.local_frames import local_frame
 from jobs.omop_reader import ABSENT, MALFORMED, RECORD, _first_line
 
 Severity = Literal["error", "warn"]
@@ -484,8 +488,18 @@ class _Plan:
     def col(self, i: int) -> str:
         return f"{self.key}_c{i}"
 
+    def key_stat(self, i: int, stat: str) -> str:
+        return f"{self.col(i)}_{stat}"
+
+    def key_column(self, i: int) -> str:
+        return self.suite.checks[i].kwargs["column"]
+
+    def integral_key(self, i: int) -> bool:
+        return isinstance(self.df.schema[self.key_column(i)].dataType, INTEGRAL_TYPES)
+
     def flag_aggregate(self, anchor: DataFrame | None) -> DataFrame | None:
-        """One row: this table's row count and the bad-row count of every row-level check.
+        """One row: this table's row count, the bad-row count of every row-level check, and for each integral
+        uniqueness key its non-null count, min and max (what `bitmap_fits` needs).
 
         The flags are summed in one global aggregate (partial sums per task, no shuffle)."""
         if not (self.flags or self.uniques or self.row_count_check is not None):
@@ -498,36 +512,56 @@ class _Plan:
         )
         names = [self.col(i) for i in self.flags]
         flagged = [F.coalesce(c, F.lit(False)).cast("long").alias(self.col(i)) for i, c in self.flags.items()]
-        return base.select(*flagged).agg(
+        keys = [i for i in self.uniques if self.integral_key(i)]
+        key_cols = [F.col(self.key_column(i)).cast("long").alias(self.key_stat(i, "key")) for i in keys]
+        stats = [agg(self.key_stat(i, "key")).alias(self.key_stat(i, name)) for i in keys
+                 for name, agg in (("n", F.count), ("lo", F.min), ("hi", F.max))]
+        return base.select(*flagged, *key_cols).agg(
             F.count(F.lit(1)).alias(self.rows_col),
             *[F.coalesce(F.sum(n), F.lit(0)).alias(n) for n in names],
+            *stats,
         )
 
-    def key_aggregates(self, rows: int | None = None) -> list[DataFrame]:
-        """One row per uniqueness key: the number of rows whose key occurs more than once.
+    def distinct_aggregate(self, i: int) -> DataFrame:
+        """One row: the number of distinct values of key `i`, exactly, from bitmaps.
 
-        Each key is a `groupBy(key).count()` over that one column, after an explicit repartition by the key:
-        the keys of an event table are (nearly) all distinct, so the map-side partial aggregate the planner
-        adds otherwise builds a hash map of every key and reduces nothing (measurement_id at 1M persons:
-        22-30 s with it, 17-20 s without). `rows` (the table's row count, from the flags action that runs
-        first) sets the number of partitions to about KEYS_PER_PARTITION keys each: left to AQE, the 270 MB
-        of measurement_id keys were coalesced into a few partitions of millions of keys, whose hash maps
-        outgrew the CPU caches and were rehashed as they grew (measurement_id, 33.7M keys: 16.5-18.3 s
-        coalesced, 12.0-12.9 s in 128 partitions, 14.7 s in 512; measured). Folding the flags into the key's
-        groupBy (the first design) shuffled and buffered every flag per key, twice the time; a second scan of
-        one column is cheaper."""
-        out = []
+        Each value sets one bit of a 4 KB bitmap (32,768 values per bucket); a task builds one bitmap per bucket
+        it meets, only the bitmaps are shuffled, and the distinct count is the sum of their set bits. For dense
+        ids (what OMOP ETLs write) that is about 4 MB shuffled for measurement_id at 1M persons instead of 270
+        MB of keys, and no hash map of every key (measurement_id, 33.7M keys: 3.0-4.9 s against 12.4-18.2 s for
+        the pre-partitioned groupBy; measured). Used only when `bitmap_fits` says the ids are dense enough."""
+        key = F.col(self.key_column(i)).cast("long")
+        return (self.df.select(key.alias("_k")).where(F.col("_k").isNotNull())
+                .groupBy(F.bitmap_bucket_number("_k").alias("_b"))
+                .agg(F.bitmap_construct_agg(F.bitmap_bit_position("_k")).alias("_bm"))
+                .agg(F.coalesce(F.sum(F.bitmap_count("_bm")), F.lit(0)).alias(self.key_stat(i, "distinct"))))
+
+    def duplicate_aggregate(self, i: int, rows: int | None = None) -> DataFrame:
+        """One row: the number of rows whose key `i` occurs more than once (exact, any key type).
+
+        A `groupBy(key).count()` over that one column, after an explicit repartition by the key: the keys of an
+        event table are (nearly) all distinct, so the map-side partial aggregate the planner adds otherwise
+        builds a hash map of every key and reduces nothing (measurement_id at 1M persons: 22-30 s with it, 17-20
+        s without). `rows` (the table's row count, from the flags action that runs first) sets the number of
+        partitions to about KEYS_PER_PARTITION keys each: left to AQE, the 270 MB of measurement_id keys were
+        coalesced into a few partitions of millions of keys, whose hash maps outgrew the CPU caches and were
+        rehashed as they grew (measurement_id, 33.7M keys: 16.5-18.3 s coalesced, 12.0-12.9 s in 128
+        partitions, 14.7 s in 512; measured). Folding the flags into the key's groupBy (the first design)
+        shuffled and buffered every flag per key, twice the time; a second scan of one column is cheaper.
+        Run for keys that are not integral or too sparse for bitmaps, and for keys the bitmaps found
+        duplicated (to count the rows involved, as GX's unexpected_count does)."""
         parts = key_partitions(rows)
-        for i in self.uniques:
-            key = self.suite.checks[i].kwargs["column"]
-            keys = self.df.select(key).where(F.col(key).isNotNull())
-            keys = keys.repartition(parts, key) if parts else keys.repartition(key)
-            out.append(keys.groupBy(key).count().agg(
-                F.coalesce(F.sum(F.when(F.col("count") > 1, F.col("count"))), F.lit(0)).alias(self.col(i))))
-        return out
+        key = self.key_column(i)
+        keys = self.df.select(key).where(F.col(key).isNotNull())
+        keys = keys.repartition(parts, key) if parts else keys.repartition(key)
+        return keys.groupBy(key).count().agg(
+            F.coalesce(F.sum(F.when(F.col("count") > 1, F.col("count"))), F.lit(0)).alias(self.col(i)))
 
 
+INTEGRAL_TYPES = (T.LongType, T.IntegerType, T.ShortType, T.ByteType)
 KEYS_PER_PARTITION = 250_000
+BITMAP_BITS = 32_768  # values per bucket of Spark's bitmap_* functions (a 4 KB bitmap)
+KEYS_PER_BITMAP = 256  # below this many keys per bucket on average, exact groupBy instead of bitmaps
 
 
 def key_partitions(rows: int | None) -> int | None:
@@ -537,8 +571,67 @@ def key_partitions(rows: int | None) -> int | None:
     return -(-rows // KEYS_PER_PARTITION)
 
 
+def bitmap_bucket(value: int) -> int:
+    """Spark's `bitmap_bucket_number` (Java long division truncates toward zero)."""
+    return 1 + (value - 1) // BITMAP_BITS if value > 0 else -((-value) // BITMAP_BITS)
+
+
+def bitmap_fits(n: int | None, lo: int | None, hi: int | None) -> bool:
+    """True when `n` non-null integral keys between `lo` and `hi` are dense enough for the bitmap count: at
+    least KEYS_PER_BITMAP keys per 4 KB bucket on average, so the bitmaps are smaller than the keys. Sparse ids
+    (hashed, random) would make one mostly empty bitmap per key; they take the exact groupBy."""
+    if not n or lo is None or hi is None:
+        return False
+    return (bitmap_bucket(hi) - bitmap_bucket(lo) + 1) * KEYS_PER_BITMAP <= n
+
+
 def _one_row(parts: list[DataFrame]) -> DataFrame:
     return reduce(lambda a, b: a.crossJoin(b), parts)
+
+
+def _collect_row(parts: list[tuple[_Plan, DataFrame]]) -> dict[str, Any]:
+    """The one-row results of `parts`, computed in one Spark action; a scan failing names its table."""
+    try:
+        row = _one_row([a for _, a in parts]).first()
+    except Exception as exc:
+        _raise_unreadable(parts, exc)
+    return row.asDict()
+
+
+def _metric_values(flag_parts: list[tuple[_Plan, DataFrame]], plans: list[_Plan]) -> dict[str, int]:
+    """Every metric the suites need: rows, bad rows per flag, duplicated rows per key.
+
+    Spark actions, in order: every table's flags in one (each table scanned once; it also counts each integral
+    key's values and their range); then the distinct counts of the keys dense enough for bitmaps (`bitmap_fits`),
+    all in one; then the exact duplicate count of the other keys and of keys the bitmaps found duplicated, all
+    in one (none in a clean extract with dense ids). At 1M persons one action for flags and keys took 117.5 s,
+    the flags alone 41.0 s and the keys alone 47.5 s (measured): the key aggregations' hash maps and the flag
+    scans competed for the heap at once."""
+    values = _collect_row(flag_parts)
+    dense: list[tuple[_Plan, int]] = []
+    exact: list[tuple[_Plan, int]] = []
+    for p in plans:
+        for i in p.uniques:
+            if not p.integral_key(i):
+                exact.append((p, i))
+                continue
+            n, lo, hi = (values.get(p.key_stat(i, s)) for s in ("n", "lo", "hi"))
+            if not n:
+                values[p.col(i)] = 0  # no key at all: nothing duplicated
+            elif bitmap_fits(n, lo, hi):
+                dense.append((p, i))
+            else:
+                exact.append((p, i))
+    if dense:
+        distinct = _collect_row([(p, p.distinct_aggregate(i)) for p, i in dense])
+        for p, i in dense:
+            if distinct[p.key_stat(i, "distinct")] == values[p.key_stat(i, "n")]:
+                values[p.col(i)] = 0
+            else:
+                exact.append((p, i))
+    if exact:
+        values.update(_collect_row([(p, p.duplicate_aggregate(i, values.get(p.rows_col))) for p, i in exact]))
+    return values
 
 
 def run_gate(
@@ -571,35 +664,19 @@ def run_gate(
     observed: dict[str, int] = {}
     if flag_parts:
         t0 = time.perf_counter()
-        # Two Spark actions: every table's flags in one (each table scanned once), then the key checks,
-        # partitioned by the row counts the first one found. At 1M persons one action for both took 117.5 s,
-        # the flags alone 41.0 s and the keys alone 47.5 s (measured): the key aggregations' hash maps and the
-        # flag scans competed for the heap at once.
-        cached: list[DataFrame] = []
-        try:
-            flags = _one_row([a for _, a in flag_parts]).cache()
-            cached.append(flags)
-            _materialise(flags, flag_parts)
-            counts = flags.select(*[p.rows_col for p, _ in flag_parts]).first().asDict()  # one row of counts
-            key_parts = [(p, a) for p in plans for a in p.key_aggregates(counts.get(p.rows_col))]
-            if key_parts:
-                keys = _one_row([a for _, a in key_parts]).cache()
-                cached.append(keys)
-                _materialise(keys, key_parts)
-            metrics = _one_row(cached)
-            t1 = time.perf_counter()
-            bounds: dict[str, tuple[int | None, int | None]] = {}
-            for p, _ in flag_parts:
-                bounds[p.rows_col] = (p.min_rows, None)
-                bounds.update({p.col(i): (None, 0) for i in [*p.flags, *p.uniques]})
-            observed = _Gx().validate(metrics, bounds)
-            timings = {
-                "compute_metrics": round(t1 - t0, 3),
-                "gx_validate": round(time.perf_counter() - t1, 3),
-            }
-        finally:
-            for part in cached:
-                part.unpersist()
+        values = _metric_values(flag_parts, plans)
+        t1 = time.perf_counter()
+        bounds: dict[str, tuple[int | None, int | None]] = {}
+        for p, _ in flag_parts:
+            bounds[p.rows_col] = (p.min_rows, None)
+            bounds.update({p.col(i): (None, 0) for i in [*p.flags, *p.uniques]})
+        # GX validates the computed metrics (one row of counts, never a person-level value)
+        metrics = local_frame(spark, [tuple(int(values[c]) for c in bounds)], ", ".join(f"{c} long" for c in bounds))
+        observed = _Gx().validate(metrics, bounds)
+        timings = {
+            "compute_metrics": round(t1 - t0, 3),
+            "gx_validate": round(time.perf_counter() - t1, 3),
+        }
     for p in plans:
         rows = observed.get(p.rows_col)
         for i in [*p.flags, *p.uniques]:
@@ -622,14 +699,6 @@ def run_gate(
             )
         results += [p.results[i] for i in sorted(p.results)]
     return GateResult(results=results, seconds=time.perf_counter() - start, timings=timings)
-
-
-def _materialise(part: DataFrame, parts: list[tuple[_Plan, DataFrame]]) -> None:
-    """Compute a cached one-row result; Spark/py4j errors surface here first (a file unreadable mid-scan)."""
-    try:
-        part.count()
-    except Exception as exc:
-        _raise_unreadable(parts, exc)
 
 
 def _raise_unreadable(parts: list[tuple[_Plan, DataFrame]], exc: Exception) -> None:

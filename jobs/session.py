@@ -28,6 +28,11 @@ BASE_CONF: dict[str, str] = {
     # fields, nested ones included; the evaluated frame has 42 result structs (252 fields), so reading it
     # for criteria_results ran row by row, interpreted between operators (1M persons: 39 -> 23 s, measured).
     "spark.sql.codegen.maxFields": "5000",
+    # The job caches one frame, the criteria's lab results (quality_hook.check_and_split), read three times.
+    # Choosing and applying a compression scheme per cached column made filling it the slowest part of the
+    # gate: 1M persons (19M lab rows), fill 26.8-32.5 s compressed (235 MiB) vs 16.4-23.1 s uncompressed
+    # (346 MiB); reading it back 2.0-2.7 s either way (measured, alternating runs).
+    "spark.sql.inMemoryColumnarStorage.compressed": "false",
 }
 # HotSpot never JIT-compiles a method above 8,000 bytes of bytecode; Spark's generated code for the wide
 # quality flags, lab aggregates and criteria projection has such methods (Spark falls back itself only above

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 from pyspark.sql import functions as F
 
-from jobs.features_labs import converted, with_unit_key
+from jobs.features_labs import converted, normalised_unit_text, with_unit_key
 from schemas.criteria import LabDefinition
+from schemas.units import normalise_unit_text
 
 UPCR = LabDefinition(name="UPCR", concept_set="upcr", molar_mass=113.12)  # creatinine, for mg/mmol
 CREATININE = LabDefinition(name="creatinine", concept_set="creat", molar_mass=113.12)
@@ -52,3 +53,13 @@ def test_creatinine_mg_dl_and_umol_l_are_one_quantity(spark):
     got = {r["id"]: r["v"] for r in with_unit_key(df, F.lit(None).cast("string"))
            .select("id", converted("mg/dL", CREATININE).alias("v")).collect()}
     assert got[1] == pytest.approx(1.0) and got[2] == pytest.approx(1.0, rel=1e-3)
+
+
+def test_unit_text_normalised_as_the_alias_table_is(spark):
+    """The Column form (used on every measurement row) and the Python form (used to build the alias table)
+    fold case, micro signs and whitespace the same way."""
+    texts = [" mg/dL ", "MG / DL", "\u00b5mol/L", "\tμMOL\n/ l\r", "10*3/uL", "10^3 / \u00b5L", "G/G{creat}", "U/L",
+             "x\u000b\fy", "", "   "]
+    got = spark.createDataFrame([(t,) for t in texts], "t string").select(
+        "t", normalised_unit_text(F.col("t")).alias("n")).collect()
+    assert {r["t"]: r["n"] for r in got} == {t: normalise_unit_text(t) for t in texts}

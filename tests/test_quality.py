@@ -16,6 +16,8 @@ from jobs.quality import (
     REASON,
     GateResult,
     SuiteError,
+    bitmap_bucket,
+    bitmap_fits,
     key_partitions,
     load_suites,
     quarantine_split,
@@ -224,6 +226,56 @@ def test_duplicate_keys_are_counted_whatever_the_key_partitioning(spark, bad_fra
     for table, column, bad, rows in (("person", "person_id", 2, 8), ("measurement", "measurement_id", 2, 9)):
         r = _find(spread, table, "expect_column_values_to_be_unique", column)
         assert (r.success, r.unexpected_count, r.element_count) == (False, bad, rows)
+
+
+@pytest.mark.spark
+def test_bitmap_buckets_are_sparks(spark):
+    """bitmap_fits sizes the bitmaps with bitmap_bucket; it must agree with Spark's own bucket numbers."""
+    from pyspark.sql import functions as F
+
+    values = [-70_000, -32_769, -32_768, -32_767, -1, 0, 1, 32_767, 32_768, 32_769, 65_536, 65_537, 2**40 + 3]
+    got = spark.createDataFrame([(v,) for v in values], "v long").select(
+        "v", F.bitmap_bucket_number("v").alias("b")).collect()
+    assert {r["v"]: r["b"] for r in got} == {v: bitmap_bucket(v) for v in values}
+
+
+def test_only_dense_integral_keys_take_the_bitmap_count():
+    assert bitmap_fits(33_717_099, 1, 33_717_099)  # measurement_id at 1M persons: 1,029 buckets
+    assert bitmap_fits(256, 1, 256) and not bitmap_fits(255, 1, 255)  # at least 256 keys per bucket
+    assert not bitmap_fits(1_000_000, 1, 10**15)  # sparse (hashed) ids: the exact groupBy
+    assert not bitmap_fits(0, None, None) and not bitmap_fits(None, None, None)
+
+
+@pytest.mark.spark
+def test_duplicate_keys_are_counted_the_same_through_the_bitmaps(spark, bad_frames, suites, monkeypatch):
+    """With every key dense enough for bitmaps: a duplicated key is found and then counted exactly (the rows
+    involved, as before); a clean key costs no exact groupBy; negative and zero ids are distinct values."""
+    import jobs.quality as quality
+
+    frames, labs = bad_frames
+    monkeypatch.setattr(quality, "KEYS_PER_BITMAP", 1)
+    exact_calls: list[str] = []
+    original = quality._Plan.duplicate_aggregate
+
+    def spy(self, i, rows=None):
+        exact_calls.append(f"{self.suite.table}.{self.key_column(i)}")
+        return original(self, i, rows)
+
+    monkeypatch.setattr(quality._Plan, "duplicate_aggregate", spy)
+    clean_drugs = _drug(spark, [(-5, 1, 19, D("2020-01-01"), None, []), (0, 1, 19, D("2020-01-01"), None, []),
+                                (-32_768, 1, 19, D("2020-01-01"), None, []), (5, 1, 19, D("2020-01-01"), None, [])])
+    dup_drugs = _drug(spark, [(-5, 1, 19, D("2020-01-01"), None, []), (-5, 1, 19, D("2020-01-01"), None, []),
+                              (None, 1, 19, D("2020-01-01"), None, []), (5, 1, 19, D("2020-01-01"), None, [])])
+    for drugs, bad in ((clean_drugs, 0), (dup_drugs, 2)):
+        exact_calls.clear()
+        gate = run_gate(spark, {**frames, "drug_exposure": drugs}, as_of=AS_OF, suites=suites, lab_results=labs)
+        for table, column, dups, rows in (("person", "person_id", 2, 8), ("measurement", "measurement_id", 2, 9),
+                                          ("drug_exposure", "drug_exposure_id", bad, 4)):
+            r = _find(gate, table, "expect_column_values_to_be_unique", column)
+            assert (r.success, r.unexpected_count, r.element_count) == (dups == 0, dups, rows), column
+        expected = {"person.person_id", "measurement.measurement_id"} | ({"drug_exposure.drug_exposure_id"} if bad
+                                                                          else set())
+        assert set(exact_calls) == expected  # only the duplicated keys were counted row by row
 
 
 @pytest.mark.spark
