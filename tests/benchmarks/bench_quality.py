@@ -6,7 +6,8 @@ Generates the synthetic extract (jobs.generator, Parquet, seed 7) of `--persons`
 uses `--extract`, e.g. build/bench/data/100000/omop from `make bench`), then runs the production job
 (`jobs.pipeline.run`, in this process) and prints, from its manifest:
   - the gate: `quality.seconds`, the GX suites on the frames the job already read (one Spark action of
-    flags, one of key groupBys, then validation of the computed metrics);
+    flags, one of bitmap key counts, a key groupBy only for sparse keys or keys found duplicated, then
+    validation of the computed metrics);
   - the quality stage: the gate plus writing the quarantine (rows never used as evidence, with reasons);
   - each as a share of the sum of the job's stages (issue 3's target: the gate <= 25 % at 100k persons).
 """

@@ -10,6 +10,10 @@ wall times are the manifest's. Use it before and after a change to a stage, next
 `--jfr` also records the driver JVM with Java Flight Recorder and prints, per pipeline stage, the CPU samples
 whose top frame ran in the bytecode interpreter, and the generated methods the JIT gave up on: Spark code that
 is too large to compile runs many times slower and shows nowhere else (how the ranking stage was found).
+
+`--jit` prints the JVM's own CPU seconds and, when the JVM exits (after this script's figures), HotSpot's
+compilation totals (`-XX:+CITime`): how much of the machine the JIT compilers took (at 1M persons on 2 cores,
+about a third of the JVM's CPU; tests/benchmarks/README.md).
 """
 
 from __future__ import annotations
@@ -120,6 +124,12 @@ def jfr_report(recording: Path, execs: list[dict]) -> None:
         print(f"  {c:4d}  {why}")
 
 
+def jvm_cpu_seconds(pid: str) -> float:
+    """User + system CPU seconds of a process so far, from /proc (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _mb(n: int) -> str:
     return f"{n / 1e6:,.0f}"
 
@@ -133,6 +143,7 @@ def main() -> int:
     ap.add_argument("--conf", action="append", default=[], metavar="KEY=VALUE",
                     help="extra Spark setting for an experiment (repeatable)")
     ap.add_argument("--jfr", action="store_true", help="record the driver JVM with Java Flight Recorder")
+    ap.add_argument("--jit", action="store_true", help="JVM CPU seconds and HotSpot's compilation totals")
     args = ap.parse_args()
 
     from jobs import session
@@ -144,6 +155,8 @@ def main() -> int:
     recording = work / "driver.jfr"
     if args.jfr:  # local mode: the driver JVM is the executor
         session.JVM_OPTIONS = f"{session.JVM_OPTIONS} -XX:StartFlightRecording=settings=profile"
+    if args.jit:  # printed by the JVM when it exits
+        session.JVM_OPTIONS = f"{session.JVM_OPTIONS} -XX:+CITime"
     logs = work / "eventlog"
     logs.mkdir()
     conf = {"spark.eventLog.enabled": "true", "spark.eventLog.dir": f"file://{logs}",
@@ -155,15 +168,19 @@ def main() -> int:
     t0 = time.perf_counter()
     result = run(spark, cfg)
     wall = time.perf_counter() - t0
+    pid = str(spark.sparkContext._jvm.java.lang.ProcessHandle.current().pid())
     if args.jfr:
-        pid = str(spark.sparkContext._jvm.java.lang.ProcessHandle.current().pid())
         subprocess.run(["jcmd", pid, "JFR.dump", f"filename={recording}"], check=True, capture_output=True)
+    jvm_cpu = jvm_cpu_seconds(pid)
     spark.stop()
     execs = parse_event_log(next(logs.iterdir()))
     per_stage: dict[str, list[dict]] = defaultdict(list)
     for x in execs:
         per_stage[x["description"].split(":")[0].split(" at ")[0]].append(x)
     print(f"job wall {wall:.1f} s; manifest stages: {result.manifest['timings_seconds']}")
+    if args.jit:
+        print(f"JVM CPU {jvm_cpu:.1f} s (user + system, all threads: tasks, JIT compilers, GC); HotSpot's"
+              " compilation totals follow when the JVM exits")
     print(f"{len(execs)} SQL executions (actions); event log: {logs}")
     print("\nper description prefix: actions, sum of their wall s, task s, read MB, shuffle-write MB, written MB")
     for stage, xs in per_stage.items():
