@@ -105,6 +105,10 @@ def assert_same_results(a: Path, b: Path) -> None:
         assert (a / name).read_bytes() == (b / name).read_bytes(), f"{name} differs"
     ma, mb = (json.loads((d / "manifest.json").read_text()) for d in (a, b))
     assert ma["status_counts"] == mb["status_counts"]
+    # the gate's counts (every expectation's bad rows, incl. the bitmap uniqueness checks) and the quarantine
+    # are exact too: a lost executor's rerun tasks must not count a row twice
+    assert ma["quality"]["results"] == mb["quality"]["results"]
+    assert ma["quarantine"] == mb["quarantine"] and ma["rows_read"] == mb["rows_read"]
 
 
 # ---- tests -----------------------------------------------------------------------------------------------------
