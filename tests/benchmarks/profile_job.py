@@ -171,7 +171,7 @@ def main() -> int:
     pid = str(spark.sparkContext._jvm.java.lang.ProcessHandle.current().pid())
     if args.jfr:
         subprocess.run(["jcmd", pid, "JFR.dump", f"filename={recording}"], check=True, capture_output=True)
-    jvm_cpu = jvm_cpu_seconds(pid)
+    jvm_cpu = jvm_cpu_seconds(pid) if args.jit else 0.0  # /proc: Linux only, so only when asked for
     spark.stop()
     execs = parse_event_log(next(logs.iterdir()))
     per_stage: dict[str, list[dict]] = defaultdict(list)
