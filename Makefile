@@ -20,8 +20,8 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-$(SAMPLE)/.complete: $(STAMP) jobs/generator.py
-	$(BIN)/cohort-finder generate --out $(SAMPLE) --persons 3000 --seed 7 --as-of $(AS_OF) --overwrite
+$(SAMPLE)/.complete: $(STAMP) $(wildcard jobs/synthetic/*.py)
+	$(BIN)/python -m jobs.synthetic --out $(SAMPLE) --persons 3000 --seed 7 --as-of $(AS_OF) --overwrite
 	@touch $@
 
 sample: $(SAMPLE)/.complete
@@ -45,7 +45,7 @@ bench: $(STAMP)
 	$(BIN)/python tests/benchmarks/run_benchmark.py
 
 dist: $(STAMP)
-	$(BIN)/python -m jobs.dist --out dist
+	$(BIN)/python -m jobs.tools.dist --out dist
 
 clean:
 	rm -rf build dist .pytest_cache

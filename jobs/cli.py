@@ -1,4 +1,4 @@
-"""`cohort-finder`: run | check | generate | validate. Errors a user can cause end in one line and exit 2.
+"""`cohort-finder`: run | check | validate. Errors a user can cause end in one line and exit 2.
 
 The criteria file is validated before any JVM starts. Credentials for JDBC come from the environment
 (COHORT_FINDER_JDBC_USER / COHORT_FINDER_JDBC_PASSWORD) or a properties file, never from the command line.
@@ -13,7 +13,9 @@ import sys
 from datetime import date
 from pathlib import Path
 
+from jobs.config import RunConfig, jdbc_properties
 from jobs.errors import CohortFinderError
+from jobs.rules.loader import load_criteria
 
 log = logging.getLogger("cohort_finder")
 DEFAULT_CRITERIA = Path(__file__).resolve().parents[1] / "criteria" / "nct06557265.yaml"
@@ -69,31 +71,9 @@ def parser() -> argparse.ArgumentParser:
     check.add_argument("--criteria", default=str(DEFAULT_CRITERIA))
     check.add_argument("--as-of", type=_date)
 
-    gen = sub.add_parser("generate", help="write a synthetic OMOP extract with planted trial patients")
-    gen.add_argument("--out", required=True)
-    gen.add_argument("--persons", type=int, default=3000)
-    gen.add_argument("--seed", type=int, default=7)
-    gen.add_argument("--as-of", type=_date, default=date(2026, 10, 1))
-    gen.add_argument("--format", choices=["csv", "parquet"], default="csv")
-    gen.add_argument("--overwrite", action="store_true")
-
     val = sub.add_parser("validate", help="validate a criteria file (no Spark)")
     val.add_argument("criteria", nargs="+")
     return p
-
-
-def jdbc_properties(path: str | None) -> dict[str, str]:
-    props: dict[str, str] = {}
-    if path:
-        for line in Path(path).read_text(encoding="utf-8").splitlines():
-            if line.strip() and not line.lstrip().startswith("#") and "=" in line:
-                k, v = line.split("=", 1)
-                props[k.strip()] = v.strip()
-    if os.environ.get("COHORT_FINDER_JDBC_USER"):
-        props["user"] = os.environ["COHORT_FINDER_JDBC_USER"]
-    if os.environ.get("COHORT_FINDER_JDBC_PASSWORD"):
-        props["password"] = os.environ["COHORT_FINDER_JDBC_PASSWORD"]
-    return props
 
 
 def _setup_logging(verbose: int) -> None:
@@ -105,20 +85,22 @@ def _setup_logging(verbose: int) -> None:
         os.environ["COHORT_FINDER_SPARK_LOG_LEVEL"] = "INFO"
 
 
-def _cmd_run(args: argparse.Namespace) -> int:
-    from jobs.criteria_loader import load_criteria
+def _config(args: argparse.Namespace, **more) -> RunConfig:
+    """The run's configuration; the criteria file is loaded and validated here, before any JVM starts."""
+    return RunConfig(omop=args.omop, criteria=load_criteria(args.criteria), out=getattr(args, "out", ""),
+                     as_of=args.as_of, jdbc_schema=args.jdbc_schema,
+                     jdbc_properties=jdbc_properties(args.jdbc_properties), **more)
 
-    criteria = load_criteria(args.criteria)  # before any JVM
-    from jobs.pipeline import RunConfig, run
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    cfg = _config(args, overwrite=args.overwrite, min_cell_count=args.min_cell_count,
+                  fail_on_quality_warnings=args.fail_on_quality_warnings)
+    from jobs.pipeline import run
     from jobs.session import build_session
 
     spark = build_session(master=args.master)
     try:
-        result = run(spark, RunConfig(
-            omop=args.omop, criteria=criteria, criteria_path=args.criteria, out=args.out, as_of=args.as_of,
-            overwrite=args.overwrite, min_cell_count=args.min_cell_count, jdbc_schema=args.jdbc_schema,
-            jdbc_properties=jdbc_properties(args.jdbc_properties),
-            fail_on_quality_warnings=args.fail_on_quality_warnings))
+        result = run(spark, cfg)
     finally:
         spark.stop()
     m = result.manifest
@@ -131,43 +113,22 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
-    from jobs.criteria_loader import load_criteria
-
-    criteria = load_criteria(args.criteria)
-    from jobs.quality_hook import run_check
+    cfg = _config(args)
+    from jobs.pipeline import check
     from jobs.session import build_session
 
     spark = build_session(master=args.master)
     try:
-        text, ok = run_check(spark, args.omop, criteria, args.as_of, args.jdbc_schema,
-                             jdbc_properties(args.jdbc_properties))
+        text, ok = check(spark, cfg)
     finally:
         spark.stop()
     print(text)
     return 0 if ok else 2
 
 
-def _cmd_generate(args: argparse.Namespace) -> int:
-    import shutil
-
-    from jobs.generator import generate
-
-    out = Path(args.out)
-    if out.exists():
-        if not args.overwrite:
-            raise CohortFinderError(f"--out {out} exists; pass --overwrite to replace it")
-        shutil.rmtree(out)
-    summary = generate(out, persons=args.persons, seed=args.seed, as_of=args.as_of, fmt=args.format)
-    print(f"sample: {out}/omop ({args.persons} persons); ground truth: {out}/ground_truth.csv")
-    log.debug("%s", summary)
-    return 0
-
-
 def _cmd_validate(args: argparse.Namespace) -> int:
-    from jobs.criteria_loader import load_criteria
-
     for path in args.criteria:
-        c = load_criteria(path)
+        c = load_criteria(path).model
         print(f"{path}: ok ({len(c.criteria)} criteria, cohorts: "
               + ", ".join(f"{k} {len(v.criteria)}" for k, v in c.cohorts.items()) + ")")
     return 0
@@ -176,7 +137,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     _setup_logging(args.verbose)
-    commands = {"run": _cmd_run, "check": _cmd_check, "generate": _cmd_generate, "validate": _cmd_validate}
+    commands = {"run": _cmd_run, "check": _cmd_check, "validate": _cmd_validate}
     try:
         return commands[args.command](args)
     except CohortFinderError as exc:

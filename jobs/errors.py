@@ -29,3 +29,14 @@ class ConservationError(CohortFinderError):
 
 class OutputError(CohortFinderError):
     """The output folder cannot be written as asked (exists without --overwrite, ...)."""
+
+
+def first_line(exc: BaseException) -> str:
+    """The informative line of an exception: py4j wraps Spark's message after a generic first line and a
+    Java class name; what a user needs is the message itself, without the stack."""
+    lines = [ln.strip() for ln in str(exc).strip().splitlines() if ln.strip()]
+    lines = [ln for ln in lines if not ln.startswith(("An error occurred while calling", "at "))]
+    line = lines[0] if lines else type(exc).__name__
+    if ": " in line and line.split(": ", 1)[0].startswith(("org.", "java.", "scala.")):
+        line = line.split(": ", 1)[1]
+    return line[:300]

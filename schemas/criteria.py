@@ -11,6 +11,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from schemas.derived import DERIVATIONS
 from schemas.units import BY_KEY, convertible
 
 ID_PATTERN = r"^[a-z][a-z0-9_]*$"
@@ -142,7 +143,7 @@ class LabRule(Model):
     lookback_days: int | None = Field(None, gt=0)  # None: the file's default for current-state labs
     whole_history: bool = False  # e.g. a positive ANA at any time
     aggregate: Literal["latest", "max", "min"] = "latest"
-    derive: Literal["egfr_ckd_epi_2021"] | None = None  # used when no result is in the window
+    derive: str | None = None  # a registered derivation (schemas.derived), used when no result is in the window
 
     @model_validator(mode="after")
     def _shape(self) -> LabRule:
@@ -165,6 +166,12 @@ class LabRule(Model):
             raise ValueError(f"unknown unit {self.unit!r}; known units: {', '.join(BY_KEY)}")
         if self.whole_history and self.lookback_days is not None:
             raise ValueError("give lookback_days or whole_history, not both")
+        if self.derive is not None:
+            spec = DERIVATIONS.get(self.derive)
+            if spec is None:
+                raise ValueError(f"unknown derivation {self.derive!r}; known: {', '.join(sorted(DERIVATIONS))}")
+            if self.comparator == "positive" or self.relative_to is not None or self.unit != spec.unit:
+                raise ValueError(f"derive: {self.derive} gives a value in {spec.unit}; compare it in that unit")
         return self
 
 
@@ -291,11 +298,9 @@ class CriteriaFile(Model):
             elif rule.unit is not None and lab.unitless_is and not convertible(lab.unitless_is, rule.unit,
                                                                                 lab.molar_mass):
                 out.append(f"unit: {rule.unit} cannot express lab {rule.lab} (its results are {lab.unitless_is})")
-            if rule.derive == "egfr_ckd_epi_2021":
-                if "creatinine" not in self.labs:
-                    out.append("derive: egfr_ckd_epi_2021 needs a lab named creatinine")
-                if rule.unit not in (None, "mL/min/1.73m2"):
-                    out.append("derive: eGFR is in mL/min/1.73m2")
+            if rule.derive is not None:
+                out += [f"derive: {rule.derive} needs a lab named {i.lab} (define it under labs:)"
+                        for i in DERIVATIONS[rule.derive].inputs if i.lab not in self.labs]
         return out
 
     def criterion(self, cid: str) -> Criterion:

@@ -1,17 +1,35 @@
-"""Schemas of the per-person feature tables written to OUT/features/ (Parquet, one row per person).
+"""The contract between the feature builders and the criteria compiler.
 
-Each family has fixed key columns plus one struct column per feature the criteria ask for, named by
-`jobs.feature_plan` (e.g. `sle__all`, `kidney_biopsy__183d`, `upcr__g_g__90d__latest`). Every feature has
-the same shape within its family (circe's "one event shape"), so any rule can read any feature and a second
-trial's criteria need no new Spark code.
+A criteria file asks for features by *request* (plain frozen data, named deterministically, e.g.
+`sle__all`, `kidney_biopsy__183d`, `upcr__g_g__90d__latest`); `plan_features` lists every request a file
+needs, the builders in `jobs/features/` compute exactly those columns, and the compiler reads them by the
+same names (`event_request`, `lab_request`, `derived_request`). Every feature of a family has the family's
+struct shape below (circe's "one event shape"), so any rule can read any feature and a new trial needs no
+new Spark code. `jobs/features/build.py` checks each written family against these schemas.
 """
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass, field
+from typing import Literal
+
 from pyspark.sql import types as T
 
+from schemas.criteria import (
+    ConditionRule,
+    CriteriaFile,
+    DrugRule,
+    LabRule,
+    ObservationRule,
+    ProcedureRule,
+    walk_rules,
+)
+from schemas.derived import DERIVATIONS
+
+# ------------------------------------------------------------------ feature table shapes
 DEMOGRAPHICS = T.StructType([
-    T.StructField("person_id", T.LongType(), False),
+    T.StructField("person_id", T.LongType()),
     T.StructField("sex", T.StringType()),  # female | male | null (other/unknown gender concept)
     T.StructField("birth_date", T.DateType()),  # birth_datetime, else year/month/day (missing month/day: Jul 1)
     T.StructField("age", T.IntegerType()),  # whole years at the as-of date
@@ -32,16 +50,15 @@ EVENT_FEATURE = T.StructType([
 
 # therapies (drug_exposure): exposure intervals overlapping the window
 DRUG_FEATURE = T.StructType([
-    T.StructField("n", T.LongType()),
-    T.StructField("first_date", T.DateType()),  # earliest exposure start
-    T.StructField("last_date", T.DateType()),  # latest exposure end (or start when no end)
+    *EVENT_FEATURE.fields[:2],
+    T.StructField("last_date", T.DateType()),  # latest exposure end (or start when no end), at most as-of
     T.StructField("last_concept_id", T.LongType()),
     T.StructField("days", T.LongType()),  # cumulative exposure days inside the window (overlaps add up)
     T.StructField("ingredients", T.ArrayType(T.LongType())),  # distinct concept-set items (ingredients), sorted
     T.StructField("classes", T.ArrayType(T.StringType())),  # distinct item labels (therapy classes), sorted
 ])
 
-# labs: latest (or max/min) usable result in the window, in the criterion's unit
+# labs: latest (or max/min) usable result in the window, in the request's unit; derived values alike
 LAB_FEATURE = T.StructType([
     T.StructField("value", T.DoubleType()),  # converted to `unit`
     T.StructField("unit", T.StringType()),
@@ -50,10 +67,115 @@ LAB_FEATURE = T.StructType([
     T.StructField("raw_value", T.DoubleType()),  # as recorded
     T.StructField("raw_unit", T.StringType()),  # recognised unit key of the raw value
     T.StructField("uln_ratio", T.DoubleType()),  # raw_value / range_high, else value / default ULN
-    T.StructField("positive", T.BooleanType()),  # qualitative result (value_as_concept_id) when present
+    T.StructField("positive", T.BooleanType()),  # qualitative reading (result concept, else value vs range)
     T.StructField("n_results", T.LongType()),  # usable results in the window
     T.StructField("n_unconvertible", T.LongType()),  # results in the window whose unit could not be converted
     T.StructField("derived", T.StringType()),  # null, or how the value was derived (e.g. CKD-EPI 2021 eGFR)
 ])
 
-FAMILIES = ("demographics", "diagnoses", "procedures", "therapies", "labs")
+EventFamily = Literal["diagnoses", "procedures", "therapies"]
+FEATURE_SHAPES: dict[str, T.StructType] = {"diagnoses": EVENT_FEATURE, "procedures": EVENT_FEATURE,
+                                           "therapies": DRUG_FEATURE, "labs": LAB_FEATURE}
+RULE_FAMILY: dict[str, EventFamily] = {"condition": "diagnoses", "observation": "diagnoses",
+                                       "procedure": "procedures", "drug": "therapies"}
+
+
+# ------------------------------------------------------------------ requests
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_") or "x"
+
+
+def _window(days: int | None) -> str:
+    return "all" if days is None else f"{days}d"
+
+
+@dataclass(frozen=True, order=True)
+class EventRequest:
+    family: EventFamily
+    concept_set: str
+    within_days: int | None  # None: whole history up to as-of
+
+    @property
+    def name(self) -> str:
+        return f"{self.concept_set}__{_window(self.within_days)}"
+
+
+@dataclass(frozen=True, order=True)
+class LabRequest:
+    lab: str
+    mode: Literal["numeric", "qualitative"]
+    unit: str | None  # target unit for numeric requests
+    lookback_days: int | None
+    aggregate: Literal["latest", "max", "min"]
+
+    @property
+    def name(self) -> str:
+        what = _slug(self.unit or "") if self.mode == "numeric" else "pos"
+        return f"{self.lab}__{what}__{_window(self.lookback_days)}__{self.aggregate}"
+
+
+@dataclass(frozen=True, order=True)
+class DerivedRequest:
+    method: str  # a name in schemas.derived.DERIVATIONS
+    lookback_days: int | None
+
+    @property
+    def name(self) -> str:
+        return f"{self.method}__{_window(self.lookback_days)}"
+
+    @property
+    def inputs(self) -> tuple[LabRequest, ...]:
+        """The latest result of each input lab in the same window, in the unit the formula reads."""
+        return tuple(LabRequest(i.lab, "numeric", i.unit, self.lookback_days, "latest")
+                     for i in DERIVATIONS[self.method].inputs)
+
+
+@dataclass
+class FeaturePlan:
+    events: set[EventRequest] = field(default_factory=set)
+    labs: set[LabRequest] = field(default_factory=set)
+    derived: set[DerivedRequest] = field(default_factory=set)
+
+    def for_family(self, family: EventFamily) -> list[EventRequest]:
+        return sorted(r for r in self.events if r.family == family)
+
+    def lab_units(self) -> dict[str, set[str]]:
+        """{lab: units it is asked in}: the conversions the lab results must carry."""
+        out: dict[str, set[str]] = {}
+        for r in self.labs:
+            if r.unit is not None:
+                out.setdefault(r.lab, set()).add(r.unit)
+        return out
+
+
+def event_request(rule: ConditionRule | ObservationRule | ProcedureRule | DrugRule) -> EventRequest:
+    return EventRequest(RULE_FAMILY[rule.kind], rule.concept_set, rule.within_days)
+
+
+def lab_request(criteria: CriteriaFile, rule: LabRule) -> LabRequest:
+    lab = criteria.labs[rule.lab]
+    if rule.comparator == "positive":
+        return LabRequest(rule.lab, "qualitative", None, criteria.lookback(rule),
+                          "max" if rule.aggregate == "max" or rule.whole_history else "latest")
+    unit = lab.uln_unit if rule.relative_to == "uln" else rule.unit
+    return LabRequest(rule.lab, "numeric", unit, criteria.lookback(rule), rule.aggregate)
+
+
+def derived_request(criteria: CriteriaFile, rule: LabRule) -> DerivedRequest | None:
+    return DerivedRequest(rule.derive, criteria.lookback(rule)) if rule.derive else None
+
+
+def plan_features(criteria: CriteriaFile) -> FeaturePlan:
+    """Every feature the file's criteria read."""
+    plan = FeaturePlan()
+    for crit in criteria.criteria:
+        for _path, rule in walk_rules(crit.rule, "rule"):
+            if isinstance(rule, ConditionRule | ObservationRule | ProcedureRule | DrugRule):
+                plan.events.add(event_request(rule))
+            elif isinstance(rule, LabRule):
+                plan.labs.add(lab_request(criteria, rule))
+                derived = derived_request(criteria, rule)
+                if derived:
+                    plan.derived.add(derived)
+                    plan.labs.update(derived.inputs)
+    return plan

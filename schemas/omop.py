@@ -1,7 +1,8 @@
-"""Explicit Spark schemas for the OMOP CDM tables the job reads, derived from the official spec.
+"""Explicit schemas for the OMOP CDM tables the job reads, derived from the official spec.
 
-`omop_cdm.json` is generated from OHDSI's field-level CSV by `build_omop_schema.py`; every integer is read
-as 64-bit (some warehouses exceed 2^31 ids) and every float as double.
+`omop_cdm.json` is generated from OHDSI's field-level CSV by `build_omop_schema.py`. `CDM_TYPES` is the one
+mapping from a CDM datatype to the Spark type the reader casts to and the Arrow type the synthetic writer
+uses: every integer is 64-bit (some warehouses exceed 2^31 ids), every float a double.
 """
 
 from __future__ import annotations
@@ -11,9 +12,36 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+import pyarrow as pa
 from pyspark.sql import types as T
 
 SPEC = Path(__file__).with_name("omop_cdm.json")
+
+
+@dataclass(frozen=True)
+class CdmType:
+    spark: T.DataType
+    arrow: pa.DataType
+
+
+CDM_TYPES: dict[str, CdmType] = {
+    "integer": CdmType(T.LongType(), pa.int64()),
+    "bigint": CdmType(T.LongType(), pa.int64()),
+    "float": CdmType(T.DoubleType(), pa.float64()),
+    "date": CdmType(T.DateType(), pa.date32()),
+    "datetime": CdmType(T.TimestampType(), pa.timestamp("us")),
+    "varchar": CdmType(T.StringType(), pa.string()),
+}
+
+
+def cdm_type(name: str) -> CdmType:
+    """The types of a CDM datatype (`integer`, `float`, `date`, `datetime`, `varchar(n)`, `text`)."""
+    kind = name.lower()
+    if kind.startswith("varchar") or kind == "text":
+        kind = "varchar"
+    if kind not in CDM_TYPES:
+        raise ValueError(f"unknown CDM datatype {name!r}")
+    return CDM_TYPES[kind]
 
 
 @dataclass(frozen=True)
@@ -26,23 +54,11 @@ class OmopField:
 
     @property
     def spark_type(self) -> T.DataType:
-        return spark_type(self.cdm_type)
+        return cdm_type(self.cdm_type).spark
 
-
-def spark_type(cdm_type: str) -> T.DataType:
-    """Map a CDM datatype (`integer`, `float`, `date`, `datetime`, `varchar(n)`) to a Spark type."""
-    kind = cdm_type.lower()
-    if kind in ("integer", "bigint"):
-        return T.LongType()
-    if kind == "float":
-        return T.DoubleType()
-    if kind == "date":
-        return T.DateType()
-    if kind == "datetime":
-        return T.TimestampType()
-    if kind.startswith("varchar") or kind == "text":
-        return T.StringType()
-    raise ValueError(f"unknown CDM datatype {cdm_type!r}")
+    @property
+    def arrow_type(self) -> pa.DataType:
+        return cdm_type(self.cdm_type).arrow
 
 
 @cache
@@ -62,8 +78,6 @@ def table_fields(table: str) -> dict[str, OmopField]:
     return {f.name: f for f in fields}
 
 
-def struct_for(table: str, columns: list[str] | None = None) -> T.StructType:
-    """The StructType of `table` restricted to `columns` (all fields when None), in the given order."""
-    fields = table_fields(table)
-    names = columns if columns is not None else list(fields)
-    return T.StructType([T.StructField(n, fields[n].spark_type, True) for n in names])
+def cdm54_fields(table: str) -> list[OmopField]:
+    """The 5.4 fields of a table in spec order (what a 5.4 writer puts in every file)."""
+    return [OmopField(**f) for f in _spec()[table]["fields"]]

@@ -1,0 +1,39 @@
+"""What a run is asked to do: the run configuration, and JDBC properties from a file and the environment."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+from jobs.rules.loader import LoadedCriteria
+
+
+@dataclass
+class RunConfig:
+    omop: str
+    criteria: LoadedCriteria
+    out: str
+    as_of: date | None = None
+    overwrite: bool = False
+    min_cell_count: int = 0
+    jdbc_schema: str | None = None
+    jdbc_properties: dict[str, str] = field(default_factory=dict)
+    fail_on_quality_warnings: bool = False
+
+
+def jdbc_properties(path: str | None) -> dict[str, str]:
+    """key=value lines of `path` (user, password, driver ...), then COHORT_FINDER_JDBC_USER / _PASSWORD from
+    the environment: credentials never come from the command line."""
+    props: dict[str, str] = {}
+    if path:
+        for line in Path(path).read_text(encoding="utf-8").splitlines():
+            if line.strip() and not line.lstrip().startswith("#") and "=" in line:
+                k, v = line.split("=", 1)
+                props[k.strip()] = v.strip()
+    if os.environ.get("COHORT_FINDER_JDBC_USER"):
+        props["user"] = os.environ["COHORT_FINDER_JDBC_USER"]
+    if os.environ.get("COHORT_FINDER_JDBC_PASSWORD"):
+        props["password"] = os.environ["COHORT_FINDER_JDBC_PASSWORD"]
+    return props

@@ -1,0 +1,78 @@
+"""The read stage: which columns of which tables the job reads, the as-of date, and the typed inputs.
+
+`COLUMNS` is the one list of what is read (the reader reads nothing else; the benchmark's scan floor reads
+exactly this). `prepare_inputs` returns the frames, the resolved concept sets, the feature plan and the lab
+results the criteria read.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from jobs.extract.lab_results import MEASUREMENT_COLUMNS, lab_results
+from jobs.extract.reader import OmopExtract
+from jobs.extract.vocabulary import ResolvedConceptSets, resolve_concept_sets
+from schemas.criteria import CriteriaFile
+from schemas.features import FeaturePlan, plan_features
+
+COLUMNS: dict[str, list[str]] = {
+    "person": ["person_id", "gender_concept_id", "year_of_birth", "month_of_birth", "day_of_birth",
+               "birth_datetime", "care_site_id", "location_id"],
+    "observation_period": ["person_id", "observation_period_start_date", "observation_period_end_date"],
+    "death": ["person_id", "death_date"],
+    "visit_occurrence": ["person_id", "visit_start_date", "care_site_id"],
+    "care_site": ["care_site_id", "care_site_name", "location_id"],
+    "location": ["location_id", "city", "state"],
+    "condition_occurrence": ["condition_occurrence_id", "person_id", "condition_concept_id", "condition_start_date",
+                             "condition_end_date"],
+    "observation": ["observation_id", "person_id", "observation_concept_id", "observation_date"],
+    "procedure_occurrence": ["procedure_occurrence_id", "person_id", "procedure_concept_id", "procedure_date"],
+    "drug_exposure": ["drug_exposure_id", "person_id", "drug_concept_id", "drug_exposure_start_date",
+                      "drug_exposure_end_date", "days_supply"],
+    "measurement": MEASUREMENT_COLUMNS,
+}
+LAB_RESULTS = "lab_results"  # the frame of the criteria's lab results, beside the tables
+
+
+@dataclass
+class Inputs:
+    frames: dict[str, DataFrame]  # COLUMNS' tables, plus LAB_RESULTS
+    resolved: ResolvedConceptSets
+    plan: FeaturePlan
+
+
+def resolve_as_of(extract: OmopExtract, given: date | None) -> tuple[date, str]:
+    """--as-of, else cdm_source.source_release_date, else today; returns the date and where it came from."""
+    if given is not None:
+        return given, "--as-of"
+    if extract.has("cdm_source"):
+        row = extract.read("cdm_source", ["source_release_date"]).where(
+            F.col("source_release_date").isNotNull()).agg(F.max("source_release_date").alias("d")).first()
+        if row and row["d"]:
+            return row["d"], "cdm_source.source_release_date"
+    return datetime.now(UTC).date(), "today (no --as-of, no cdm_source.source_release_date)"
+
+
+def read_tables(extract: OmopExtract) -> dict[str, DataFrame]:
+    frames = {"person": extract.read("person", COLUMNS["person"], required=True)}
+    for table, cols in COLUMNS.items():
+        if table != "person":
+            frames[table] = extract.read(table, cols)
+    return frames
+
+
+def prepare_inputs(spark: SparkSession, extract: OmopExtract, criteria: CriteriaFile,
+                   canonical_units: dict[str, str]) -> Inputs:
+    """Typed tables, resolved concept sets, the feature plan, and the criteria's lab results (carrying the
+    conversions into every unit the plan reads and into each lab's `canonical_units` plausibility unit)."""
+    frames = read_tables(extract)
+    resolved = resolve_concept_sets(spark, criteria, extract)
+    plan = plan_features(criteria)
+    lab_sets = sorted({criteria.labs[r.lab].concept_set for r in plan.labs})  # the labs the criteria read
+    frames[LAB_RESULTS] = lab_results(frames["measurement"], resolved.table(spark, lab_sets), criteria.labs,
+                                      plan.lab_units(), canonical_units)
+    return Inputs(frames, resolved, plan)

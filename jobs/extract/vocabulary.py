@@ -1,0 +1,142 @@
+"""Resolve concept sets (ATLAS semantics) against the extract's vocabulary, completed by the shipped subset.
+
+An item names a concept id or a vocabulary code; `include_descendants` adds every descendant through
+concept_ancestor; excluded items (with their descendants) are removed from the set. Codes resolve through
+the extract's `concept` table plus the shipped `schemas/vocabulary/concept.csv`; descendants through the
+extract's `concept_ancestor` plus the shipped ancestor rows (Synthea's is empty, and its drugs are products).
+
+The result is vocabulary, not person data, so it is small and collected to the driver: it becomes `isin`
+filters and a broadcast membership table.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from importlib import resources
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from jobs.columns import local_frame
+from jobs.errors import InputError
+from jobs.extract.reader import OmopExtract
+from schemas.criteria import CriteriaFile
+
+SHIPPED = resources.files("schemas").joinpath("vocabulary")  # a folder, or a folder inside the --py-files zip
+MAX_RESOLVED = 2_000_000  # a concept set this large is a mistake (e.g. descendants of a root concept)
+
+
+
+@dataclass(frozen=True)
+class Member:
+    concept_id: int
+    item_concept_id: int  # the concept set item it came from (an ingredient for drug sets)
+    label: str | None
+
+
+@dataclass
+class ResolvedConceptSets:
+    members: dict[str, list[Member]]
+    unresolved_codes: list[str] = field(default_factory=list)  # "set: VOCAB code" not in any vocabulary
+    empty_sets: list[str] = field(default_factory=list)
+
+    def ids(self, name: str) -> list[int]:
+        return sorted({m.concept_id for m in self.members.get(name, [])})
+
+    def table(self, spark: SparkSession, names: list[str] | None = None) -> DataFrame:
+        """Broadcastable (concept_set, concept_id, item_concept_id, label) rows."""
+        rows = [(n, m.concept_id, m.item_concept_id, m.label)
+                for n in (names or sorted(self.members)) for m in self.members.get(n, [])]
+        schema = "concept_set string, concept_id long, item_concept_id long, label string"
+        return F.broadcast(local_frame(spark, rows, schema))
+
+    def to_manifest(self) -> dict:
+        return {"concept_sets": {n: len(self.ids(n)) for n in sorted(self.members)},
+                "unresolved_codes": self.unresolved_codes, "empty_concept_sets": self.empty_sets}
+
+
+def shipped_concepts(spark: SparkSession) -> DataFrame:
+    return _read_shipped(spark, "concept.csv", "concept_id long, vocabulary_id string, concept_code string")
+
+
+def shipped_ancestors(spark: SparkSession) -> DataFrame:
+    return _read_shipped(spark, "concept_ancestor.csv", "ancestor_concept_id long, descendant_concept_id long")
+
+
+def _read_shipped(spark: SparkSession, name: str, columns: str) -> DataFrame:
+    """Small CSV shipped with the code; read on the driver (it is not person data) to avoid file shipping."""
+    import csv
+
+    wanted = [c.split()[0] for c in columns.split(", ")]
+    with SHIPPED.joinpath(name).open("r", newline="", encoding="utf-8") as fh:
+        rows = [tuple(_typed(r[c], t) for c, t in zip(wanted, [c.split()[1] for c in columns.split(", ")], strict=True))
+                for r in csv.DictReader(fh)]
+    return local_frame(spark, rows, columns)
+
+
+def _typed(value: str, kind: str):
+    return int(value) if kind == "long" else value
+
+
+def resolve_concept_sets(spark: SparkSession, criteria: CriteriaFile, extract: OmopExtract) -> ResolvedConceptSets:
+    """Two filtered vocabulary scans (codes, ancestors), then ATLAS set logic on the driver."""
+    codes = sorted({(it.vocabulary, it.code) for cs in criteria.concept_sets.values() for it in cs.items
+                    if it.code is not None})
+    code_ids = {(r["vocabulary_id"], r["concept_code"]): int(r["concept_id"])
+                for r in _concepts_for_codes(spark, extract, codes).collect()}
+    unresolved: list[str] = []
+    items: list[tuple[str, int, bool, bool, str | None]] = []  # (set, concept, descendants, exclude, label)
+    for name, cs in criteria.concept_sets.items():
+        for it in cs.items:
+            cid = it.concept_id if it.concept_id is not None else code_ids.get((it.vocabulary, it.code))
+            if cid is None:
+                unresolved.append(f"{name}: {it.vocabulary} {it.code}")
+                continue
+            items.append((name, cid, it.include_descendants, it.exclude, it.label))
+    roots = sorted({cid for _, cid, desc, _, _ in items if desc})
+    descendants: dict[int, set[int]] = {}
+    for r in _ancestors_of(spark, extract, roots).collect():
+        descendants.setdefault(int(r["ancestor_concept_id"]), set()).add(int(r["descendant_concept_id"]))
+    members: dict[str, list[Member]] = {}
+    total = 0
+    for name in criteria.concept_sets:
+        chosen: dict[int, tuple[int, str | None]] = {}
+        excluded: set[int] = set()
+        for set_name, cid, desc, exclude, label in items:
+            if set_name != name:
+                continue
+            reach = {cid} | (descendants.get(cid, set()) if desc else set())
+            if exclude:
+                excluded |= reach
+                continue
+            for m in reach:  # the lowest item id wins, so a product maps to one ingredient
+                if m not in chosen or cid < chosen[m][0]:
+                    chosen[m] = (cid, label)
+        members[name] = [Member(m, item, label) for m, (item, label) in sorted(chosen.items()) if m not in excluded]
+        total += len(members[name])
+    if total > MAX_RESOLVED:
+        raise InputError(f"concept sets resolve to {total} concepts (> {MAX_RESOLVED}); check include_descendants")
+    empty = sorted(n for n, m in members.items() if not m)
+    return ResolvedConceptSets(members, sorted(set(unresolved)), empty)
+
+
+def _concepts_for_codes(spark: SparkSession, extract: OmopExtract, codes: list[tuple[str, str]]) -> DataFrame:
+    """(vocabulary_id, concept_code, concept_id) for the codes the criteria use; the lowest id wins."""
+    schema = "vocabulary_id string, concept_code string, concept_id long"
+    if not codes:
+        return local_frame(spark, [], schema)
+    wanted = F.col("concept_code").isin(sorted({c for _, c in codes}))
+    cols = ["concept_id", "vocabulary_id", "concept_code"]
+    ours = shipped_concepts(spark)
+    both = ours if not extract.has("concept") else extract.read("concept", cols).select(*cols).unionByName(ours)
+    pairs = F.struct("vocabulary_id", "concept_code").isin([F.struct(F.lit(v), F.lit(c)) for v, c in codes])
+    return (both.where(wanted).where(pairs).groupBy("vocabulary_id", "concept_code")
+            .agg(F.min("concept_id").alias("concept_id")))
+
+
+def _ancestors_of(spark: SparkSession, extract: OmopExtract, roots: list[int]) -> DataFrame:
+    cols = ["ancestor_concept_id", "descendant_concept_id"]
+    ours = shipped_ancestors(spark)
+    if extract.has("concept_ancestor"):
+        ours = extract.read("concept_ancestor", cols).select(*cols).unionByName(ours)
+    return ours.where(F.col("ancestor_concept_id").isin(roots)).distinct()

@@ -1,0 +1,87 @@
+"""Diagnoses, procedures and prior therapies: per person, one struct per (concept set, window).
+
+Every family has one shape (schemas.features.EVENT_FEATURE / DRUG_FEATURE). Events are joined to a
+broadcast concept-set membership table, then aggregated with conditional aggregates in ONE groupBy per
+table, so each event table is shuffled once, keyed by person_id, whatever the number of criteria.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+
+from jobs.features.windows import clipped_start, in_window, overlaps_window
+from schemas.features import EventRequest
+
+
+def diagnosis_events(condition_occurrence: DataFrame, observation: DataFrame) -> DataFrame:
+    """Conditions and observations in one shape: history-of and status concepts live in observation."""
+    cond = condition_occurrence.select("person_id", F.col("condition_concept_id").alias("concept_id"),
+                                       F.col("condition_start_date").alias("start_date"))
+    obs = observation.select("person_id", F.col("observation_concept_id").alias("concept_id"),
+                             F.col("observation_date").alias("start_date"))
+    return cond.unionByName(obs)
+
+
+def procedure_events(procedure_occurrence: DataFrame) -> DataFrame:
+    return procedure_occurrence.select("person_id", F.col("procedure_concept_id").alias("concept_id"),
+                                       F.col("procedure_date").alias("start_date"))
+
+
+def drug_events(drug_exposure: DataFrame) -> DataFrame:
+    """Exposure intervals; end = end_date, else start + days_supply - 1, else start (never before start)."""
+    start = F.col("drug_exposure_start_date")
+    supplied = F.when(F.col("days_supply") > 0, F.date_add(start, (F.col("days_supply") - 1).cast("int")))
+    end = F.coalesce(F.col("drug_exposure_end_date"), supplied, start)
+    return drug_exposure.select("person_id", F.col("drug_concept_id").alias("concept_id"),
+                                start.alias("start_date"), F.greatest(end, start).alias("end_date"))
+
+
+def _member(req: EventRequest) -> Column:
+    return F.col("concept_set") == req.concept_set
+
+
+def event_features(events: DataFrame, membership: DataFrame, requests: list[EventRequest], as_of: date) -> DataFrame:
+    """person_id + one EVENT_FEATURE struct per request (diagnoses, procedures)."""
+    joined = events.join(membership.select("concept_set", "concept_id"), "concept_id")
+    aggs = []
+    for req in requests:
+        hit = _member(req) & in_window(F.col("start_date"), as_of, req.within_days)
+        last = F.max(F.when(hit, F.struct(F.col("start_date").alias("d"), F.col("concept_id").alias("c"))))
+        aggs.append(F.struct(
+            F.count(F.when(hit, 1)).alias("n"),
+            F.min(F.when(hit, F.col("start_date"))).alias("first_date"),
+            last["d"].alias("last_date"),
+            last["c"].alias("last_concept_id"),
+        ).alias(req.name))
+    return _aggregate(joined, aggs)
+
+
+def drug_features(events: DataFrame, membership: DataFrame, requests: list[EventRequest], as_of: date) -> DataFrame:
+    """person_id + one DRUG_FEATURE struct per request: counts, dates, exposure days, distinct ingredients/classes."""
+    joined = events.join(membership, "concept_id")
+    on = F.lit(as_of)
+    aggs = []
+    for req in requests:
+        hit = _member(req) & overlaps_window(F.col("start_date"), F.col("end_date"), as_of, req.within_days)
+        days = F.datediff(F.least(F.col("end_date"), on), clipped_start(F.col("start_date"), as_of,
+                                                                          req.within_days)) + 1
+        last = F.max(F.when(hit, F.struct(F.least(F.col("end_date"), on).alias("d"), F.col("concept_id").alias("c"))))
+        aggs.append(F.struct(
+            F.count(F.when(hit, 1)).alias("n"),
+            F.min(F.when(hit, F.col("start_date"))).alias("first_date"),
+            last["d"].alias("last_date"),
+            last["c"].alias("last_concept_id"),
+            F.sum(F.when(hit, days)).cast("long").alias("days"),
+            F.array_sort(F.collect_set(F.when(hit, F.col("item_concept_id")))).alias("ingredients"),
+            F.array_sort(F.collect_set(F.when(hit, F.col("label")))).alias("classes"),
+        ).alias(req.name))
+    return _aggregate(joined, aggs)
+
+
+def _aggregate(joined: DataFrame, aggs: list[Column]) -> DataFrame:
+    if not aggs:
+        return joined.select("person_id").distinct()
+    return joined.groupBy("person_id").agg(*aggs)

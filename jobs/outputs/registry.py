@@ -1,0 +1,50 @@
+"""Every output under --out, in one list: the pipeline writes by these names, the conservation check makes
+sure each is there before publishing, and the contract test checks a finished result against it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from jobs.features.build import FAMILIES
+
+
+@dataclass(frozen=True)
+class Output:
+    name: str  # path under --out; `{cohort}` / `{family}` expand per cohort / feature family
+    kind: Literal["parquet", "csv", "json", "markdown"]
+    what: str
+    shared: bool = False  # counts only (with small-cell suppression): safe to share outside the team
+
+    def paths(self, cohorts: list[str]) -> list[str]:
+        if "{cohort}" in self.name:
+            return [self.name.format(cohort=c) for c in cohorts]
+        if "{family}" in self.name:
+            return [self.name.format(family=f) for f in FAMILIES]
+        return [self.name]
+
+
+OUTPUTS: tuple[Output, ...] = (
+    Output("person_status", "parquet", "one row per person and cohort: status, failed/unknown/review, rank, reasons"),
+    Output("criteria_results", "parquet", "one row per person, cohort and criterion: outcome and evidence"),
+    Output("candidates", "parquet", "eligible and possible persons of every cohort, ranked"),
+    Output("candidates_{cohort}.csv", "csv", "one cohort's ranked candidates, for coordinators"),
+    Output("attrition.csv", "csv", "per cohort, the sequential funnel and each criterion's outcome counts",
+           shared=True),
+    Output("counts_by_site.csv", "csv", "persons per cohort, site and status", shared=True),
+    Output("features/{family}", "parquet", "the person-level feature tables (schemas/features.py)"),
+    Output("quarantine", "parquet", "rows never used as evidence, with their reason"),
+    Output("report.md", "markdown", "status counts, funnels, sites, data quality, review items, timings",
+           shared=True),
+    Output("manifest.json", "json", "inputs, as-of, versions, counts, data-quality results, timings; written last"),
+)
+MANIFEST = "manifest.json"
+
+
+def by_name(name: str) -> Output:
+    return next(o for o in OUTPUTS if o.name == name)
+
+
+def expected_paths(cohorts: list[str]) -> list[str]:
+    """Every path a complete result holds, for these cohorts."""
+    return [p for o in OUTPUTS for p in o.paths(cohorts)]

@@ -1,0 +1,99 @@
+"""Human-readable outputs: report.md, attrition.csv and counts_by_site.csv (with small-cell suppression)."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from jobs.outputs.fs import OutputFS
+from schemas.criteria import CriteriaFile, ReviewRule
+
+ATTRITION_COLUMNS = ["cohort", "step", "criterion", "type", "pass", "fail", "unknown", "review", "remaining",
+                     "remaining_without_unknown"]
+
+
+def suppress(n: int | str, k: int) -> str:
+    """Counts between 1 and k-1 are shown as '<k' when suppression is on (k > 0); zero stays zero."""
+    if isinstance(n, str) or k <= 0 or n == 0 or n >= k:
+        return str(n)
+    return f"<{k}"
+
+
+def _csv(rows: list[list]) -> str:
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerows(rows)
+    return buf.getvalue()
+
+
+def write_counts_csv(fs: OutputFS, stage_dir: str, attrition: list[dict], by_site: list[tuple], k: int) -> None:
+    rows = [ATTRITION_COLUMNS] + [[suppress(r[c], k) if c in ("pass", "fail", "unknown", "review", "remaining",
+                                                               "remaining_without_unknown") else r[c]
+                                   for c in ATTRITION_COLUMNS] for r in attrition]
+    fs.write_text(f"{stage_dir}/attrition.csv", _csv(rows))
+    site_rows = [["cohort", "site", "status", "persons"]] + [
+        [c, s, st, suppress(n, k)] for c, s, st, n in sorted(by_site, key=lambda x: (x[0], x[1] or "", x[2]))]
+    fs.write_text(f"{stage_dir}/counts_by_site.csv", _csv(site_rows))
+
+
+def _table(header: list[str], rows: list[list]) -> str:
+    out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    out += ["| " + " | ".join(str(x) for x in r) + " |" for r in rows]
+    return "\n".join(out)
+
+
+def write_report(fs: OutputFS, stage_dir: str, criteria: CriteriaFile, manifest: dict, attrition: list[dict],
+                 by_site: list[tuple], by_status: dict, k: int) -> None:
+    """report.md: counts only (suppressed as asked), never person-level values."""
+    lines = [f"# {criteria.trial}: feasibility report", "", criteria.title, "",
+             f"- Screening (as-of) date: **{manifest['as_of']}** ({manifest['as_of_source']})",
+             f"- Persons in the extract: **{suppress(manifest['persons'], k)}**",
+             f"- Criteria file: `{manifest['criteria']['path']}` version {criteria.version} "
+             f"(sha256 {manifest['criteria']['sha256'][:12]}…)",
+             f"- Run: {manifest['run_id']}" + (f"; counts below {k} are shown as <{k}" if k > 0 else ""), ""]
+    lines += ["## Status per cohort", "",
+              _table(["cohort", "eligible", "possible", "ineligible"],
+                     [[c, *(suppress(by_status.get((c, s), 0), k) for s in ("eligible", "possible", "ineligible"))]
+                      for c in criteria.cohorts]), "",
+              "*eligible*: no criterion fails and none is unknown; *possible*: none fails, some are unknown "
+              "(missing data); review items never block but must be checked by a person.", ""]
+    for cohort, spec in criteria.cohorts.items():
+        rows = [[r["step"], r["criterion"], r["type"], *(suppress(r[o], k) for o in ("pass", "fail", "unknown",
+                                                                                     "review")),
+                 suppress(r["remaining"], k), suppress(r["remaining_without_unknown"], k)]
+                for r in attrition if r["cohort"] == cohort and r["step"] > 0]
+        lines += [f"## Attrition: {cohort} ({spec.title})", "",
+                  _table(["step", "criterion", "type", "pass", "fail", "unknown", "review", "remaining",
+                          "remaining without unknown"], rows), ""]
+    sites = sorted({s for _, s, _, _ in by_site})
+    lines += ["## Candidates by site", "",
+              _table(["site", *[f"{c} eligible" for c in criteria.cohorts],
+                      *[f"{c} possible" for c in criteria.cohorts]],
+                     [[s, *[suppress(sum(n for c2, s2, st, n in by_site if c2 == c and s2 == s and st == "eligible"), k)
+                            for c in criteria.cohorts],
+                       *[suppress(sum(n for c2, s2, st, n in by_site if c2 == c and s2 == s and st == "possible"), k)
+                         for c in criteria.cohorts]] for s in sites]), ""]
+    inputs = manifest["inputs"]
+    lines += ["## Input", "", _table(["table", "rows read"], [[t, suppress(n, k)] for t, n in
+                                                              sorted(manifest["rows_read"].items())]), ""]
+    if inputs["missing_tables"] or inputs["empty_tables"]:
+        lines += [f"- Missing tables (no events of that kind): {', '.join(inputs['missing_tables']) or 'none'}",
+                  f"- Empty tables: {', '.join(inputs['empty_tables']) or 'none'}", ""]
+    vocab = manifest["vocabulary"]
+    if vocab["unresolved_codes"] or vocab["empty_concept_sets"]:
+        lines += ["## Vocabulary gaps", "",
+                  f"- Codes not found in the extract's vocabulary: {', '.join(vocab['unresolved_codes']) or 'none'}",
+                  f"- Concept sets with no concept: {', '.join(vocab['empty_concept_sets']) or 'none'}", ""]
+    quality = manifest.get("quality") or {}
+    if quality.get("markdown"):
+        lines += ["## Data quality", "", quality["markdown"], ""]
+    quarantine = manifest.get("quarantine") or {}
+    if quarantine:
+        lines += ["### Rows not used as evidence (in `quarantine/`)", "",
+                  _table(["table", "reason", "rows"],
+                         [[t, reason, n] for t, reasons in quarantine.items() for reason, n in reasons.items()]), ""]
+    lines += ["## What a person must check", "",
+              _table(["criterion", "what the data cannot tell"],
+                     [[c.id, (c.rule.reason if isinstance(c.rule, ReviewRule) else c.approximates or "")]
+                      for c in criteria.criteria if isinstance(c.rule, ReviewRule) or c.review_if]), ""]
+    lines += ["## Timings (seconds)", "", _table(["stage", "seconds"], sorted(manifest["timings_seconds"].items())), ""]
+    fs.write_text(f"{stage_dir}/report.md", "\n".join(lines))
