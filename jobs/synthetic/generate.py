@@ -29,9 +29,9 @@ from jobs.synthetic.background import (
     People,
     age_at,
     background_people,
-    noise_events,
     person_tables,
 )
+from jobs.synthetic.noise import noise_events
 from jobs.synthetic.planting import planted_tables
 from jobs.synthetic.tables import PERSON_TABLES, ExtractWriter, build, csv_bytes, schema
 

@@ -15,7 +15,8 @@ import numpy as np
 import pyarrow as pa
 
 from jobs.synthetic import vocab as V
-from jobs.synthetic.background import SITES, IdAllocator, People, age_at, birth_parts, labels, noise_events
+from jobs.synthetic.background import SITES, IdAllocator, People, age_at, birth_parts, labels
+from jobs.synthetic.noise import noise_events
 from jobs.synthetic.tables import build, date_array, datetime_array, masked
 
 
