@@ -25,18 +25,14 @@ BASE_CONF: dict[str, str] = {
     "spark.hadoop.fs.permissions.umask-mode": "077",
     "spark.sql.autoBroadcastJoinThreshold": str(32 * 1024 * 1024),
     # Whole-stage codegen is switched off for any plan whose schema has more than maxFields (default 100)
-    # fields, nested ones included; the evaluated frame has 42 result structs (252 fields), so reading it
-    # for criteria_results ran row by row, interpreted between operators (1M persons: 39 -> 23 s, measured).
+    # fields, nested ones included; the evaluated frame's result structs exceed that.
     "spark.sql.codegen.maxFields": "5000",
-    # The job caches one frame, the criteria's lab results (quality_hook.check_and_split), read three times.
-    # Choosing and applying a compression scheme per cached column made filling it the slowest part of the
-    # gate: 1M persons (19M lab rows), fill 26.8-32.5 s compressed (235 MiB) vs 16.4-23.1 s uncompressed
-    # (346 MiB); reading it back 2.0-2.7 s either way (measured, alternating runs).
+    # The job's one cache (the lab results, jobs/quality/gate.py) fills faster uncompressed.
     "spark.sql.inMemoryColumnarStorage.compressed": "false",
 }
 # HotSpot never JIT-compiles a method above 8,000 bytes of bytecode; Spark's generated code for the wide
 # quality flags, lab aggregates and criteria projection has such methods (Spark falls back itself only above
-# 64 KB), so they ran in the bytecode interpreter: 4-7x slower at 1M persons (measured; benchmarks README).
+# 64 KB), so without this they run in the bytecode interpreter. Figures for all three: tests/benchmarks/README.md.
 JVM_OPTIONS = "-XX:-DontCompileHugeMethods"
 
 
@@ -93,10 +89,9 @@ def described(spark: SparkSession, text: str) -> Iterator[None]:
 def expression_codegen(spark: SparkSession) -> Iterator[None]:
     """Plan the actions started inside without whole-stage codegen (each expression still compiled).
 
-    For plans whose one fused method grows too large for the JIT: a cohort's status row (38 outcomes, three id
-    arrays, counts, reasons) made a `processNext` that C1 gave up on ("out of virtual registers") and C2 too
-    ("out of nodes"), so it ran in the bytecode interpreter (62 % of the ranking stage's CPU samples at 1M
-    persons, Java Flight Recorder). Per-expression code is split into small methods that do compile."""
+    For plans whose one fused method grows too large for the JIT (a cohort's status row: every outcome, three
+    id arrays, counts, reasons), which would then run in the bytecode interpreter; per-expression code is
+    split into small methods that do compile."""
     key = "spark.sql.codegen.wholeStage"
     previous = spark.conf.get(key)
     spark.conf.set(key, "false")

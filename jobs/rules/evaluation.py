@@ -92,9 +92,8 @@ def cohort_status(evaluated: DataFrame, criteria: CriteriaFile, cohort: str, ran
 
     The row is finished before the ranks (`ranks`, broadcast) are joined, so the join carries finished
     columns only; reason texts are built for persons who are not ineligible, exactly the ranked ones (an
-    ineligible person's evidence is in criteria_results). Joining first made the planner pull every
-    criterion's evidence text of every person below the join (one cohort at 1M persons, to the noop sink:
-    30.4 s that way, 22.0 s this way; measured)."""
+    ineligible person's evidence is in criteria_results). Joining first would pull every criterion's
+    evidence text of every person below the join."""
     cids, status, _, evidence_date = _cohort_parts(criteria, cohort)
     reasons = F.array(*[F.concat(F.lit(f"{c} "), _outcome(c), F.lit(": "),
                                  F.coalesce(F.col(result_column(c))["evidence"], F.lit(""))) for c in cids])
@@ -125,8 +124,8 @@ def person_status(evaluated: DataFrame, criteria: CriteriaFile, ranked: DataFram
 
 
 def criteria_results(evaluated: DataFrame, criteria: CriteriaFile) -> DataFrame:
-    """Long table: one row per cohort, person and criterion (`inline` of one struct per criterion: about 15%
-    cheaper than `posexplode` of the same array plus a projection of its fields, measured at 1M persons)."""
+    """Long table: one row per cohort, person and criterion (`inline` of one struct per criterion, cheaper than
+    `posexplode` of the same array plus a projection of its fields)."""
     frames = []
     for cohort in criteria.cohorts:
         rows = []
