@@ -38,10 +38,17 @@ def spark():
 
 
 @pytest.fixture(scope="session")
-def criteria():
-    from jobs.criteria_loader import load_criteria
+def criteria_file():
+    """The shipped criteria file, loaded once: LoadedCriteria(model, path, sha256), as RunConfig takes it."""
+    from jobs.rules.loader import load_criteria
 
     return load_criteria(CRITERIA)
+
+
+@pytest.fixture(scope="session")
+def criteria(criteria_file):
+    """The shipped criteria file's model (schemas.criteria.CriteriaFile)."""
+    return criteria_file.model
 
 
 @pytest.fixture
@@ -55,21 +62,22 @@ E2E_PERSONS = 500
 
 
 @pytest.fixture(scope="session")
-def e2e(spark, criteria, tmp_path_factory):
+def e2e(spark, criteria_file, tmp_path_factory):
     """One generated extract (CSV, 500 persons, seed 11) and one whole job run on it (no suppression), shared by
-    the tests that need a finished run: ground truth and contract (test_pipeline), the DuckDB differential
-    (test_peer_duckdb) and the first of the determinism pair (test_reliability). Each of them ran its own job
-    before: one run instead of three is about a minute of the fast suite."""
+    the tests that need a finished run: ground truth and contract (e2e/test_pipeline), the feature contract
+    (spark/features/test_build), the DuckDB differential (e2e/test_peer_duckdb) and the first of the determinism
+    pair (e2e/test_reliability). One run instead of one each is minutes of the fast suite."""
     from datetime import date
     from types import SimpleNamespace
 
-    from jobs.generator import generate
-    from jobs.pipeline import RunConfig, run
+    from jobs.config import RunConfig
+    from jobs.pipeline import run
+    from jobs.synthetic.generate import generate
 
     tmp = tmp_path_factory.mktemp("e2e")
     as_of = date(2026, 10, 1)
     generate(tmp / "sample", persons=E2E_PERSONS, seed=11, as_of=as_of)
     out = tmp / "out"
-    result = run(spark, RunConfig(omop=str(tmp / "sample" / "omop"), criteria=criteria, criteria_path=str(CRITERIA),
-                                  out=str(out), as_of=as_of, min_cell_count=0))
+    result = run(spark, RunConfig(omop=str(tmp / "sample" / "omop"), criteria=criteria_file, out=str(out),
+                                  as_of=as_of, min_cell_count=0))
     return SimpleNamespace(sample=tmp / "sample", omop=tmp / "sample" / "omop", out=out, result=result)

@@ -2,7 +2,7 @@
 
     .venv/bin/python tests/benchmarks/bench_quality.py [--persons 100000] [--extract DIR] [--repeat 1]
 
-Generates the synthetic extract (jobs.generator, Parquet, seed 7) of `--persons` persons in a temp folder (or
+Generates the synthetic extract (jobs.synthetic, Parquet, seed 7) of `--persons` persons in a temp folder (or
 uses `--extract`, e.g. build/bench/data/100000/omop from `make bench`), then runs the production job
 (`jobs.pipeline.run`, in this process) and prints, from its manifest:
   - the gate: `quality.seconds`, the GX suites on the frames the job already read (one Spark action of
@@ -32,15 +32,16 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=1, help="job runs; the fastest is reported")
     args = ap.parse_args()
 
-    from jobs.criteria_loader import load_criteria
-    from jobs.pipeline import RunConfig, run
+    from jobs.config import RunConfig
+    from jobs.pipeline import run
+    from jobs.rules.loader import load_criteria
     from jobs.session import build_session
 
     tmp = Path(tempfile.mkdtemp(prefix="bench_quality_"))
     as_of = date(2026, 10, 1)
     omop = args.extract
     if omop is None:
-        from jobs.generator import generate
+        from jobs.synthetic.generate import generate
 
         t0 = time.perf_counter()
         generate(tmp / "gen", args.persons, fmt="parquet", as_of=as_of, seed=7)
@@ -48,13 +49,11 @@ def main() -> None:
         print(f"generated {args.persons} persons in {time.perf_counter() - t0:.1f} s -> {omop}")
 
     spark = build_session(app_name="bench-quality")
-    criteria_path = ROOT / "criteria" / "nct06557265.yaml"
-    criteria = load_criteria(criteria_path)
+    criteria = load_criteria(ROOT / "criteria" / "nct06557265.yaml")
     best = None
     for k in range(args.repeat):
         t0 = time.perf_counter()
-        res = run(spark, RunConfig(omop=omop, criteria=criteria, criteria_path=str(criteria_path),
-                                   out=str(tmp / f"out{k}"), as_of=as_of))
+        res = run(spark, RunConfig(omop=omop, criteria=criteria, out=str(tmp / f"out{k}"), as_of=as_of))
         wall = time.perf_counter() - t0
         m = res.manifest
         stages = m["timings_seconds"]

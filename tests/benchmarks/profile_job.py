@@ -147,8 +147,9 @@ def main() -> int:
     args = ap.parse_args()
 
     from jobs import session
-    from jobs.criteria_loader import load_criteria
-    from jobs.pipeline import RunConfig, run
+    from jobs.config import RunConfig
+    from jobs.pipeline import run
+    from jobs.rules.loader import load_criteria
     from jobs.session import build_session
 
     work = Path(tempfile.mkdtemp(prefix="profile_job_"))
@@ -162,8 +163,7 @@ def main() -> int:
     conf = {"spark.eventLog.enabled": "true", "spark.eventLog.dir": f"file://{logs}",
             "spark.eventLog.compress": "false", **dict(kv.split("=", 1) for kv in args.conf)}
     spark = build_session(app_name="cohort-finder-profile", driver_memory=args.driver_memory, conf=conf)
-    criteria_path = ROOT / "criteria" / "nct06557265.yaml"
-    cfg = RunConfig(omop=args.omop, criteria=load_criteria(criteria_path), criteria_path=str(criteria_path),
+    cfg = RunConfig(omop=args.omop, criteria=load_criteria(ROOT / "criteria" / "nct06557265.yaml"),
                     out=str(work / "out"), as_of=date.fromisoformat(args.as_of))
     t0 = time.perf_counter()
     result = run(spark, cfg)

@@ -8,8 +8,8 @@ Per size (each step a subprocess, so one size's JVM or DuckDB never inflates the
      sized for the data; wall time, stage timings and rows read from manifest.json; peak memory sampled from
      /proc (VmRSS summed over the process tree: the Python driver and its JVM; VmHWM per process);
   3. the scan floor: one Spark session reads every table the job reads, with the job's own reader and column
-     lists (`OmopExtract.read(table, pipeline.COLUMNS[table])`) and writes it to the `noop` sink;
-  4. the DuckDB peer (peer_duckdb.py) over the same Parquet, compared with the job's person_status.
+     lists (`OmopExtract.read(table, jobs.extract.inputs.COLUMNS[table])`) and writes it to the `noop` sink;
+  4. the DuckDB peer (tests/oracle/peer_duckdb.py) over the same Parquet, compared with the job's person_status.
 A finished size is saved to WORK/results_<n>.json and skipped on the next run (resumable; --force redoes it).
 Writes WORK/results.json and WORK/results.md (the table for tests/benchmarks/README.md).
 """
@@ -29,6 +29,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+PEER = ROOT / "tests" / "oracle" / "peer_duckdb.py"
 BIN = Path(sys.executable).parent
 AS_OF = "2026-10-01"
 SEED = 7
@@ -177,7 +178,7 @@ def ensure_data(persons: int, work: Path) -> Path:
             _log(f"{persons}: reusing {target}")
             return target
     _log(f"{persons}: generating Parquet into {target}")
-    cmd = [str(BIN / "cohort-finder"), "generate", "--out", str(target), "--persons", str(persons), "--seed",
+    cmd = [str(BIN / "python"), "-m", "jobs.synthetic", "--out", str(target), "--persons", str(persons), "--seed",
            str(SEED), "--as-of", AS_OF, "--format", "parquet", "--overwrite"]
     target.mkdir(parents=True, exist_ok=True)
     rc, secs, mem = run_measured(cmd, base_env(persons), work / f"generate_{persons}.log")
@@ -215,7 +216,7 @@ def run_scan_floor(persons: int, omop: Path, log: Path) -> dict:
 
 def run_peer(persons: int, omop: Path, job_out: Path, work: Path, log: Path) -> dict:
     summary = work / f"peer_{persons}.json"
-    cmd = [sys.executable, str(Path(__file__).with_name("peer_duckdb.py")), "--omop", str(omop), "--as-of", AS_OF,
+    cmd = [sys.executable, str(PEER), "--omop", str(omop), "--as-of", AS_OF,
            "--job-out", str(job_out), "--json", str(summary)]
     rc, wall, mem = run_measured(cmd, base_env(persons), log)
     if rc not in (0, 1):
@@ -261,8 +262,8 @@ def bench_size(persons: int, work: Path, repeat: int) -> dict:
 def scan_floor_main(omop: str) -> None:
     """One Spark session: every table the job reads, the job's reader and columns, written to `noop`."""
     sys.path.insert(0, str(ROOT))
-    from jobs.omop_reader import OmopExtract
-    from jobs.pipeline import COLUMNS
+    from jobs.extract.inputs import COLUMNS
+    from jobs.extract.reader import OmopExtract
     from jobs.session import build_session
 
     t0 = time.perf_counter()

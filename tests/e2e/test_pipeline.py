@@ -11,9 +11,11 @@ import pandas as pd
 import pyarrow.dataset as ds
 import pytest
 
+from jobs.config import RunConfig
 from jobs.errors import InputError, OutputError
-from jobs.pipeline import RunConfig, run
-from tests.conftest import CRITERIA
+from jobs.outputs.registry import expected_paths
+from jobs.pipeline import check, run
+from jobs.redaction import redact
 
 AS_OF = date(2026, 10, 1)
 
@@ -55,9 +57,7 @@ def test_person_status_equals_planted_ground_truth(generated):
 @pytest.mark.spark
 def test_outputs_follow_the_contract(generated, criteria):
     _, out, result = generated
-    for name in ("person_status", "criteria_results", "candidates", "features/demographics", "features/labs",
-                 "features/diagnoses", "features/therapies", "features/procedures", "attrition.csv",
-                 "candidates_ln.csv", "candidates_pmn.csv", "manifest.json", "report.md", "counts_by_site.csv"):
+    for name in expected_paths(list(criteria.cohorts)):  # every output of jobs/outputs/registry.py
         assert (out / name).exists(), name
     assert not list(out.parent.glob(".out.staging-*")), "the staging folder is gone after publishing"
     status = _status(out)
@@ -83,7 +83,7 @@ def test_outputs_follow_the_contract(generated, criteria):
 
 
 @pytest.mark.spark
-def test_attrition_and_manifest_add_up(generated, criteria):
+def test_attrition_and_manifest_add_up(generated, criteria, criteria_file):
     _, out, result = generated
     m = json.loads((out / "manifest.json").read_text())
     assert m == json.loads(json.dumps(result.manifest, default=str))
@@ -103,28 +103,40 @@ def test_attrition_and_manifest_add_up(generated, criteria):
         assert int(steps[-1]["remaining_without_unknown"]) == m["status_counts"][cohort]["eligible"]
     assert m["as_of"] == "2026-10-01" and m["as_of_source"] == "--as-of"
     assert len(m["criteria"]["sha256"]) == 64
+    assert (m["criteria"]["sha256"], m["criteria"]["path"]) == (criteria_file.sha256, criteria_file.path)
     assert set(m["timings_seconds"]) >= {"read", "quality", "features", "criteria", "ranking", "write"}
 
 
 @pytest.mark.spark
-def test_existing_result_needs_overwrite_and_survives_a_failed_run(spark, criteria, generated, tmp_path):
+def test_existing_result_needs_overwrite_and_survives_a_failed_run(spark, criteria_file, generated, tmp_path):
     sample, out, _ = generated
     with pytest.raises(OutputError, match="--overwrite"):
-        run(spark, RunConfig(omop=str(sample / "omop"), criteria=criteria, criteria_path=str(CRITERIA), out=str(out),
-                             as_of=AS_OF))
+        run(spark, RunConfig(omop=str(sample / "omop"), criteria=criteria_file, out=str(out), as_of=AS_OF))
     before = (out / "manifest.json").read_text()
     with pytest.raises(InputError, match="person"):  # a failed run (no person table) leaves the old result
-        run(spark, RunConfig(omop=str(tmp_path), criteria=criteria, criteria_path=str(CRITERIA), out=str(out),
-                             as_of=AS_OF, overwrite=True))
+        run(spark, RunConfig(omop=str(tmp_path), criteria=criteria_file, out=str(out), as_of=AS_OF, overwrite=True))
     assert (out / "manifest.json").read_text() == before
     assert not list(out.parent.glob(".out.staging-*"))
 
 
 @pytest.mark.spark
-def test_synthea27nj_accounts_for_every_person(spark, criteria, synthea_dir, tmp_path):
+def test_check_runs_the_read_stage_and_the_gate_alone(spark, criteria_file, generated, tmp_path):
+    """`cohort-finder check`: a summary of the gate (lab results included) and its verdict; nothing written."""
+    sample, _, result = generated
+    text, ok = check(spark, RunConfig(omop=str(sample / "omop"), criteria=criteria_file, out=str(tmp_path / "o"),
+                                      as_of=AS_OF))
+    assert ok
+    lines = text.splitlines()
+    assert lines[0] == f"extract: {redact(str(sample / 'omop'))}; as-of 2026-10-01 (--as-of)"
+    assert lines[1].startswith("data-quality gate PASSED: ")
+    assert f"{result.manifest['quality']['evaluated']} checks" in lines[1]  # the run's gate, the same checks
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.spark
+def test_synthea27nj_accounts_for_every_person(spark, criteria_file, synthea_dir, tmp_path):
     out = tmp_path / "synthea"
-    result = run(spark, RunConfig(omop=str(synthea_dir), criteria=criteria, criteria_path=str(CRITERIA),
-                                  out=str(out)))
+    result = run(spark, RunConfig(omop=str(synthea_dir), criteria=criteria_file, out=str(out)))
     m = result.manifest
     assert m["as_of"] == "2022-10-10" and m["as_of_source"] == "cdm_source.source_release_date"
     status = _status(out)

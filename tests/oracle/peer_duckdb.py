@@ -1,7 +1,7 @@
 """The DuckDB peer: NCT06557265 written by hand in SQL (peer_duckdb.sql), run over the same OMOP extract, and a
 differential check against the Spark job's `person_status`.
 
-    python tests/benchmarks/peer_duckdb.py --omop DIR --as-of 2026-10-01 [--job-out OUT] [--out PEER.parquet]
+    python tests/oracle/peer_duckdb.py --omop DIR --as-of 2026-10-01 [--job-out OUT] [--out PEER.parquet]
 
 What this file does and does not do: it reads the extract's tables as typed DuckDB views (Parquet part folders
 with `read_parquet('dir/*.parquet')`, CSV with `read_csv(..., all_varchar=true)` + explicit casts, a value that does
@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from jobs.criteria_loader import load_criteria  # noqa: E402  (pydantic only: the criteria file as data)
+from jobs.rules.loader import load_criteria  # noqa: E402  (pydantic only: the criteria file as data)
 from schemas import units as U  # noqa: E402  (unit definitions as data)
 
 SQL = Path(__file__).with_name("peer_duckdb.sql")
@@ -172,7 +172,7 @@ def create_views(con: duckdb.DuckDBPyConnection, omop: Path) -> dict[str, str]:
 # ------------------------------------------------------------------------------------------------ reference data
 def load_reference_data(con: duckdb.DuckDBPyConnection, criteria_path: Path) -> dict:
     """Concept-set items, shipped vocabulary, units and plausibility ranges as small tables (data, not logic)."""
-    criteria = load_criteria(criteria_path)
+    criteria = load_criteria(criteria_path).model
     items = [(name, it.concept_id, it.vocabulary, it.code, it.include_descendants, it.exclude, it.label)
              for name, cs in criteria.concept_sets.items() for it in cs.items]
     con.execute("CREATE OR REPLACE TEMP TABLE cs_item (set_name VARCHAR, concept_id BIGINT, vocabulary_id VARCHAR, "

@@ -29,7 +29,7 @@ import pyspark
 
 from jobs.session import JVM_OPTIONS
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SPARK_HOME = Path(pyspark.__file__).resolve().parent
 MAIN = ROOT / "jobs" / "main.py"
 LOG4J = ROOT / "jobs" / "log4j2.properties"

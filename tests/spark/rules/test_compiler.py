@@ -8,14 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from jobs.criteria_compiler import build
-from jobs.criteria_loader import load_criteria
+from jobs.rules.compiler import build
+from jobs.rules.loader import load_criteria
 from schemas.criteria import RULE_KINDS
-from tests.omop_builder import Extract
-from tests.pipeline_helpers import outcomes
+from tests.support.omop_builder import Extract
+from tests.support.pipeline_helpers import outcomes
 
 AS_OF = date(2026, 10, 1)
-RULES = Path(__file__).parent / "data" / "rule_kinds.yaml"
+RULES = Path(__file__).resolve().parents[2] / "data" / "rule_kinds.yaml"
 ANA, DSDNA = 2_000_000_001, 2_000_000_002
 
 
@@ -69,7 +69,7 @@ def _extract() -> Extract:
 def results(spark, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("rules")
     folder = _extract().write(tmp / "omop")
-    return outcomes(spark, folder, load_criteria(RULES), AS_OF, tmp / "work")
+    return outcomes(spark, folder, load_criteria(RULES).model, AS_OF, tmp / "work")
 
 
 EXPECTED = {

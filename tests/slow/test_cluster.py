@@ -1,4 +1,4 @@
-"""The job on a Spark standalone cluster (1 master + 2 workers on 127.0.0.1, see tests/cluster.py).
+"""The job on a Spark standalone cluster (1 master + 2 workers on 127.0.0.1, see tests/support/cluster.py).
 
 - issue 4: `spark-submit jobs/main.py run ...` on the cluster gives the same results as a local run;
 - issue 5: killing one executor (kill -9) in the middle of the job changes nothing: Spark retries the lost
@@ -21,7 +21,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tests.cluster import ROOT, StandaloneCluster, stop_process_group
+from tests.support.cluster import ROOT, StandaloneCluster, stop_process_group
 
 pytestmark = [pytest.mark.slow]
 
@@ -44,7 +44,7 @@ def work(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def omop(work) -> Path:
-    from jobs.generator import generate
+    from jobs.synthetic.generate import generate
 
     generate(work / "sample", persons=PERSONS, seed=7)
     return work / "sample" / "omop"
@@ -181,7 +181,7 @@ def test_packed_environment_runs_on_executors(work, standalone_cluster):
         "from pyspark.sql import SparkSession\n"
         "spark = SparkSession.builder.getOrCreate()\n"
         "def where(_):\n"
-        "    import great_expectations, pyarrow, pydantic_core, jobs.criteria_loader, schemas.omop\n"
+        "    import great_expectations, pyarrow, pydantic_core, jobs.rules.loader, schemas.omop\n"
         "    yield sys.executable, sys.prefix, pyarrow.__version__, great_expectations.__version__\n"
         "rows = spark.sparkContext.parallelize(range(4), 4).mapPartitions(where).distinct().collect()\n"
         "print('PROBE', json.dumps(rows))\n"

@@ -1,4 +1,5 @@
-"""Helpers for tests/test_reliability.py: CLI subprocesses, result completeness, re-laid-out and doctored extracts."""
+"""Helpers for the reliability tests (e2e/test_reliability.py, slow/test_cli.py): CLI subprocesses, result
+completeness, re-laid-out and doctored extracts."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import csv
 import json
 import os
 import signal
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -14,12 +16,14 @@ from pathlib import Path
 import pandas as pd
 import pyarrow.dataset as ds
 
-ROOT = Path(__file__).resolve().parents[1]
+from jobs.outputs.registry import expected_paths
+from jobs.rules.loader import load_criteria
 
-# Every output of the contract (README "Outputs"); a folder holding manifest.json must hold all of them.
-CONTRACT = ("person_status", "criteria_results", "candidates", "features/demographics", "features/diagnoses",
-            "features/procedures", "features/therapies", "features/labs", "attrition.csv", "counts_by_site.csv",
-            "candidates_ln.csv", "candidates_pmn.csv", "report.md", "manifest.json")
+ROOT = Path(__file__).resolve().parents[2]
+
+# Every output of the contract (jobs/outputs/registry.py) for the shipped criteria file's cohorts; a folder
+# holding manifest.json must hold all of them.
+CONTRACT = tuple(expected_paths(list(load_criteria(ROOT / "criteria" / "nct06557265.yaml").model.cohorts)))
 
 # Person-level values planted in the extract; none may reach a log line or a shared output.
 SENTINEL_PERSON_ID = "918273645"
@@ -54,6 +58,26 @@ def kill_group(proc: subprocess.Popen) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGKILL)
     proc.wait(timeout=60)
+
+
+def status_frame(out: Path) -> pd.DataFrame:
+    """person_status of a result, array columns as tuples, in (cohort, person_id) order."""
+    df = ds.dataset(str(out / "person_status"), format="parquet").to_table().to_pandas()
+    for col in ("failed", "unknown", "review", "reasons"):
+        df[col] = df[col].map(lambda a: tuple(a) if a is not None else None)
+    return df.sort_values(["cohort", "person_id"]).reset_index(drop=True)
+
+
+def assert_owner_only(out: Path) -> None:
+    """Every file and folder of the result `out` is readable by its owner only."""
+    bad = []
+    for p in [out, *out.rglob("*")]:
+        mode = stat.S_IMODE(p.stat().st_mode)
+        if mode & 0o077:
+            bad.append(f"{p.relative_to(out.parent)} {oct(mode)}")
+    assert not bad, bad[:10]
+    assert stat.S_IMODE(out.stat().st_mode) == 0o700
+    assert stat.S_IMODE((out / "manifest.json").stat().st_mode) == 0o600
 
 
 def person_status_rows(folder: Path) -> int:

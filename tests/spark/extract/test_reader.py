@@ -14,8 +14,10 @@ from pathlib import Path
 import pytest
 
 from jobs.errors import InputError, QualityGateError
-from jobs.omop_reader import ABSENT, MALFORMED, RECORD, OmopExtract
-from jobs.quality import REASON, lab_quarantine_split, load_suites, quarantine_split, run_gate
+from jobs.extract.reader import ABSENT, MALFORMED, RECORD, OmopExtract
+from jobs.quality.gate import run_gate
+from jobs.quality.quarantine import REASON, lab_quarantine_split, quarantine_split
+from jobs.quality.suites import load_suites
 
 pytestmark = pytest.mark.spark
 AS_OF = date(2024, 6, 30)
@@ -54,20 +56,20 @@ def gate_for(spark, suites, frames, tables):
 
 
 # ------------------------------------------------------------------------------------------- InputError outcomes
-def test_01_missing_person_table_is_an_input_error(spark, tmp_path):
+def test_a_missing_person_table_is_an_input_error_naming_it(spark, tmp_path):
     ex = OmopExtract(spark, str(extract(tmp_path, {"measurement.csv": MEAS})))
     with pytest.raises(InputError, match=r"table person: not found in .*required"):
         ex.read("person", P_COLS, required=True)
 
 
-def test_02_missing_required_column_names_table_and_column(spark, tmp_path):
+def test_a_missing_required_column_is_an_input_error_naming_table_and_column(spark, tmp_path):
     text = MEAS.replace(",measurement_date", "")
     ex = OmopExtract(spark, str(extract(tmp_path, {"person.csv": PERSON, "measurement.csv": text})))
     with pytest.raises(InputError, match=r"table measurement: required column measurement_date is missing"):
         ex.read("measurement", M_COLS)
 
 
-def test_03_missing_optional_column_is_null_and_reported(spark, tmp_path):
+def test_a_missing_optional_column_is_read_as_null_and_reported(spark, tmp_path):
     text = MEAS_HEAD.replace(",unit_source_value", "") + "1,1,3000963,2020-01-01,32817,13.1,8713\n"
     ex = OmopExtract(spark, str(extract(tmp_path, {"measurement.csv": text})))
     df = ex.read("measurement", M_COLS)
@@ -76,7 +78,7 @@ def test_03_missing_optional_column_is_null_and_reported(spark, tmp_path):
     assert ex.report.missing_optional_columns == {"measurement": ["unit_source_value"]}
 
 
-def test_04_empty_file_and_header_only_file_give_zero_rows(spark, tmp_path):
+def test_empty_blank_and_header_only_files_give_zero_rows(spark, tmp_path):
     ex = OmopExtract(spark, str(extract(tmp_path, {"person.csv": PERSON, "measurement.csv": "",
                                                    "death.csv": "person_id,death_date\r\n",
                                                    "observation.csv": "\n\n"})))
@@ -88,7 +90,7 @@ def test_04_empty_file_and_header_only_file_give_zero_rows(spark, tmp_path):
         ex.read("measurement", M_COLS, required=True)
 
 
-def test_05_unreadable_file_is_an_input_error_when_read_or_at_the_gate(spark, tmp_path, suites):
+def test_a_truncated_gzip_file_is_an_input_error_when_read_or_at_the_gate(spark, tmp_path, suites):
     whole = gzip.compress(PERSON.encode() * 2000)
     ex = OmopExtract(spark, str(extract(tmp_path / "a", {"person.csv.gz": whole[:40]})))
     with pytest.raises(InputError, match=r"table person: cannot read .*person.csv.gz as csv \(.*FAILED_READ_FILE"):
@@ -102,13 +104,13 @@ def test_05_unreadable_file_is_an_input_error_when_read_or_at_the_gate(spark, tm
 
 
 # ------------------------------------------------------------------------------------------- read correctly
-def test_06_bom_and_crlf(spark, tmp_path):
+def test_a_byte_order_mark_and_crlf_line_ends_are_read(spark, tmp_path):
     text = "\ufeff" + PERSON.replace("\n", "\r\n")
     df = OmopExtract(spark, str(extract(tmp_path, {"person.csv": text}))).read("person", P_COLS)
     assert rows(df, "person_id", "year_of_birth", MALFORMED) == [(1, 1980, []), (2, 1990, []), (3, 1970, [])]
 
 
-def test_07_quoted_fields_with_commas_quotes_and_empty_strings(spark, tmp_path):
+def test_quoted_fields_keep_commas_and_quotes_and_empty_strings_are_null(spark, tmp_path):
     text = ('care_site_id,care_site_name,location_id\n1,"Clinic, North ""A""",7\n2,"",\n3,,""\n')
     df = OmopExtract(spark, str(extract(tmp_path, {"care_site.csv": text}))).read(
         "care_site", ["care_site_id", "care_site_name", "location_id"])
@@ -116,7 +118,7 @@ def test_07_quoted_fields_with_commas_quotes_and_empty_strings(spark, tmp_path):
         (1, 'Clinic, North "A"', 7, []), (2, None, None, []), (3, None, None, [])]
 
 
-def test_08_gzip_and_folder_of_part_files(spark, tmp_path):
+def test_gzip_files_and_folders_of_part_files_are_read(spark, tmp_path):
     parts = {"measurement/part-00000.csv": MEAS,
              "measurement/part-00001.csv": MEAS_HEAD + "3,3,3000963,2020-03-01,32817,11.0,8713,g/dL\n",
              "measurement/_SUCCESS": "", "person.csv.gz": gzip.compress(PERSON.encode())}
@@ -125,7 +127,7 @@ def test_08_gzip_and_folder_of_part_files(spark, tmp_path):
     assert rows(ex.read("measurement", M_COLS), "measurement_id") == [(1,), (2,), (3,)]
 
 
-def test_09_cdm53_column_names_are_read_as_54(spark, tmp_path):
+def test_cdm53_column_names_are_read_as_their_cdm54_names(spark, tmp_path):
     text = ("visit_occurrence_id,person_id,visit_concept_id,visit_start_date,visit_end_date,visit_type_concept_id,"
             "admitting_source_concept_id,discharge_to_concept_id\n1,1,9201,2020-01-01,2020-01-03,32817,8863,581476\n")
     ex = OmopExtract(spark, str(extract(tmp_path, {"visit_occurrence.csv": text})))
@@ -137,13 +139,13 @@ def test_09_cdm53_column_names_are_read_as_54(spark, tmp_path):
                                                             "discharge_to_concept_id"]}
 
 
-def test_10_upper_case_file_names_and_headers(spark, tmp_path):
+def test_upper_case_file_names_and_headers_are_read(spark, tmp_path):
     ex = OmopExtract(spark, str(extract(tmp_path, {"PERSON.CSV": PERSON.upper()})))
     assert ex.has("person")
     assert rows(ex.read("person", P_COLS), "person_id", "year_of_birth") == [(1, 1980), (2, 1990), (3, 1970)]
 
 
-def test_11_parquet_input_typed_and_with_text_in_numbers(spark, tmp_path):
+def test_parquet_input_is_typed_and_text_in_a_number_column_is_named(spark, tmp_path):
     spark.createDataFrame([(1, 8532, "1980"), (2, 8507, "nineteen")],
                           "person_id long, gender_concept_id int, year_of_birth string"
                           ).write.parquet(str(tmp_path / "person.parquet"))
@@ -153,7 +155,7 @@ def test_11_parquet_input_typed_and_with_text_in_numbers(spark, tmp_path):
 
 
 # ------------------------------------------------------------------------------------------- malformed -> quarantine
-def test_12_text_in_numeric_column_and_bad_dates_are_named_then_quarantined(spark, tmp_path, suites):
+def test_text_in_a_number_column_and_bad_dates_are_named_then_quarantined(spark, tmp_path, suites):
     text = MEAS + "3,1,3000963,2020-13-45,32817,13.0,8713,g/dL\n4,1,3000963,2020-01-05,32817,high,8713,g/dL\n" \
                   "5,1,3000963,05/01/2020,32817,1.5e1,8713,g/dL\n"
     ex = OmopExtract(spark, str(extract(tmp_path, {"person.csv": PERSON, "measurement.csv": text})))
@@ -167,7 +169,7 @@ def test_12_text_in_numeric_column_and_bad_dates_are_named_then_quarantined(spar
     assert good.count() == 2
 
 
-def test_13_wrong_field_count_is_flagged_and_quarantined(spark, tmp_path, suites):
+def test_a_line_with_the_wrong_field_count_is_flagged_and_quarantined(spark, tmp_path, suites):
     text = MEAS + "3,1,3000963,2020-01-05,32817,13.0,8713,g/dL,extra\n4,1,3000963\n"
     ex = OmopExtract(spark, str(extract(tmp_path, {"person.csv": PERSON, "measurement.csv": text})))
     m = ex.read("measurement", M_COLS)
@@ -178,7 +180,7 @@ def test_13_wrong_field_count_is_flagged_and_quarantined(spark, tmp_path, suites
     assert rows(bad, "measurement_id", REASON) == [(3, "malformed row"), (4, "malformed row")]
 
 
-def test_14_orphan_person_id_is_quarantined(spark, tmp_path, suites):
+def test_an_orphan_person_id_is_quarantined(spark, tmp_path, suites):
     text = MEAS + "3,99,3000963,2020-03-01,32817,13.0,8713,g/dL\n"
     ex = OmopExtract(spark, str(extract(tmp_path, {"person.csv": PERSON, "measurement.csv": text})))
     good, bad = quarantine_split("measurement", ex.read("measurement", M_COLS), as_of=AS_OF,
@@ -187,15 +189,15 @@ def test_14_orphan_person_id_is_quarantined(spark, tmp_path, suites):
     assert good.count() == 2
 
 
-def test_15_negative_absurd_and_unit_less_labs_are_quarantined(spark):
+def test_negative_implausible_and_unit_less_lab_results_are_quarantined(spark):
     labs = spark.createDataFrame([
-        (1, 1, "hemoglobin", date(2024, 1, 1), 13.0, None, "g/dL", 13.0, True),
-        (2, 1, "hemoglobin", date(2024, 1, 1), -2.0, None, "g/dL", -2.0, True),
-        (3, 1, "platelets", date(2024, 1, 1), 250000.0, None, "10^3/uL", 250000.0, True),
-        (4, 1, "creatinine", date(2024, 1, 1), 1.1, None, None, None, True),
-        (5, 1, "upcr", date(2024, 1, 1), 0.0, None, "g/g", 0.0, True),
+        (1, 1, "hemoglobin", date(2024, 1, 1), 13.0, None, "g/dL", 13.0),
+        (2, 1, "hemoglobin", date(2024, 1, 1), -2.0, None, "g/dL", -2.0),
+        (3, 1, "platelets", date(2024, 1, 1), 250000.0, None, "10^3/uL", 250000.0),
+        (4, 1, "creatinine", date(2024, 1, 1), 1.1, None, None, None),
+        (5, 1, "upcr", date(2024, 1, 1), 0.0, None, "g/g", 0.0),
     ], "measurement_id long, person_id long, lab string, measurement_date date, value_as_number double,"
-       " value_as_concept_id long, unit_key string, value_canonical double, has_value boolean")
+       " value_as_concept_id long, unit_key string, value_canonical double")
     good, bad = lab_quarantine_split(labs, load_suites())
     assert rows(bad, "measurement_id", REASON) == [(2, "negative value"), (3, "implausible value"),
                                                    (4, "unconvertible unit")]
@@ -214,7 +216,7 @@ def _person_gate(spark, tmp_path, suites, text):
     ("text", PERSON + "4x,8507,1971,0,0\n", "person.person_id: expect_column_values_to_parse failed for 1"),
     ("fields", PERSON + "4,8507\n", "person: expect_rows_to_have_expected_field_count failed for 1"),
 ])
-def test_16_bad_person_keys_stop_the_run(spark, tmp_path, suites, case, text, expectation):
+def test_bad_person_keys_stop_the_run(spark, tmp_path, suites, case, text, expectation):
     gate = _person_gate(spark, tmp_path, suites, text)
     with pytest.raises(QualityGateError) as info:
         gate.raise_for_errors()
@@ -222,7 +224,7 @@ def test_16_bad_person_keys_stop_the_run(spark, tmp_path, suites, case, text, ex
     assert "Traceback" not in str(info.value)
 
 
-def test_17_bad_optional_person_fields_only_warn(spark, tmp_path, suites):
+def test_bad_optional_person_fields_only_warn(spark, tmp_path, suites):
     gate = _person_gate(spark, tmp_path, suites, PERSON + "4,8507,,0,0\n5,8507,1800,0,0\n")
     gate.raise_for_errors()
     assert sorted((r.expectation, r.column, r.unexpected_count) for r in gate.warnings()) == [

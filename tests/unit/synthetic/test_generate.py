@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import filecmp
 import json
+import subprocess
+import sys
 from datetime import date
 from pathlib import Path
 
@@ -12,9 +14,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from jobs.generator import generate
-from jobs.generator_planted import SCENARIOS
-from jobs.generator_tables import PERSON_TABLES, TABLES, schema
+from jobs.synthetic.generate import generate
+from jobs.synthetic.nct06557265 import SCENARIOS
+from jobs.synthetic.tables import PERSON_TABLES, TABLES, schema
 
 PERSONS = 400
 CONCEPT_COLUMNS = {
@@ -276,3 +278,19 @@ def test_bad_arguments_are_refused(tmp_path: Path) -> None:
         generate(tmp_path, 0)
     with pytest.raises(ValueError):
         generate(tmp_path, 10, fmt="json")  # type: ignore[arg-type]
+
+
+def test_the_command_line_writes_a_sample_and_refuses_to_replace_it_without_overwrite(tmp_path: Path) -> None:
+    """`python -m jobs.synthetic` (the Makefile's `sample` target) writes the extract and its ground truth."""
+    root = Path(__file__).resolve().parents[3]
+    cmd = [sys.executable, "-m", "jobs.synthetic", "--out", str(tmp_path / "s"), "--persons", "40", "--seed", "3"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=root, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert len(read(tmp_path / "s" / "omop", "person")) == 40
+    assert (tmp_path / "s" / "ground_truth.csv").exists()
+    again = subprocess.run(cmd, capture_output=True, text=True, cwd=root, timeout=300)
+    assert again.returncode == 2 and "--overwrite" in again.stderr
+    replaced = subprocess.run([*cmd[:-4], "--persons", "30", "--overwrite"], capture_output=True, text=True,
+                              cwd=root, timeout=300)
+    assert replaced.returncode == 0, replaced.stderr[-2000:]
+    assert len(read(tmp_path / "s" / "omop", "person")) == 30

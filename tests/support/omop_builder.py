@@ -7,7 +7,7 @@ import json
 from collections import defaultdict
 from pathlib import Path
 
-SPEC = json.loads((Path(__file__).resolve().parents[1] / "schemas" / "omop_cdm.json").read_text())["tables"]
+SPEC = json.loads((Path(__file__).resolve().parents[2] / "schemas" / "omop_cdm.json").read_text())["tables"]
 ALL_TABLES = ["person", "observation_period", "death", "condition_occurrence", "drug_exposure",
               "procedure_occurrence", "measurement", "observation", "visit_occurrence", "care_site", "location",
               "cdm_source", "concept", "concept_ancestor"]

@@ -1,92 +1,29 @@
-"""The data-quality gate: suites load and validate, every check family can fail with the right count,
-severities behave, quarantine splits, and no person-level value ever reaches a message."""
+"""The data-quality gate on hand-built frames (jobs.quality.gate, flags, metrics, quarantine): every check
+family can fail with the right count, severities behave, quarantine splits, the stage gates the read stage's
+lab results, and no person-level value ever reaches a message. Suite loading and metric sizing (no Spark):
+tests/unit/quality/test_suites.py."""
 
 from __future__ import annotations
 
 import json
 from datetime import date
-from pathlib import Path
 
 import pytest
-import yaml
 
 from jobs.errors import QualityGateError
-from jobs.omop_reader import ABSENT, MALFORMED, RECORD
-from jobs.quality import (
-    REASON,
-    GateResult,
-    SuiteError,
-    bitmap_bucket,
-    bitmap_fits,
-    key_partitions,
-    load_suites,
-    quarantine_split,
-    run_gate,
-)
+from jobs.extract.inputs import LAB_RESULTS, prepare_inputs, read_tables
+from jobs.extract.reader import ABSENT, MALFORMED, RECORD, OmopExtract
+from jobs.quality import metrics
+from jobs.quality.gate import gate_inputs, run_gate
+from jobs.quality.metrics import bitmap_bucket
+from jobs.quality.quarantine import REASON, lab_quarantine_split, quarantine_counts, quarantine_split
+from jobs.quality.results import GateResult
+from jobs.quality.suites import lab_units, load_suites
+from tests.support.omop_builder import Extract
 
-ROOT = Path(__file__).resolve().parents[1]
 AS_OF = date(2024, 6, 30)
-TABLES = ["person", "observation_period", "death", "condition_occurrence", "drug_exposure", "procedure_occurrence",
-          "measurement", "observation", "visit_occurrence", "care_site", "location", "cdm_source", "concept",
-          "concept_ancestor"]
 SECRET_PID = 987654321  # person-level values that must never appear in a message
 SECRET_VALUE = 123456.75
-
-
-# ------------------------------------------------------------------------------------------------ suites (no Spark)
-def test_every_table_has_a_suite_and_every_expectation_a_severity_and_rationale():
-    suites = load_suites()
-    assert {s.table for s in suites.values()} == set(TABLES) | {"lab_results"}
-    for suite in suites.values():
-        assert suite.checks, suite.name
-        for check in suite.checks:
-            assert check.severity in ("error", "warn")
-            assert check.why
-    person = {(c.type, c.column): c.severity for c in suites["person"].checks}
-    assert person[("expect_column_values_to_be_unique", "person_id")] == "error"
-    assert person[("expect_column_values_to_not_be_null", "person_id")] == "error"
-    assert person[("expect_column_values_to_not_be_null", "year_of_birth")] == "warn"
-
-
-def test_lab_ranges_agree_with_the_criteria_file():
-    labs = yaml.safe_load((ROOT / "criteria" / "nct06557265.yaml").read_text())["labs"]
-    ranges = {c.lab: (c.kwargs["min_value"], c.kwargs["max_value"], c.unit)
-              for c in load_suites()["lab_values"].checks if c.lab}
-    for key, lab in labs.items():
-        if "plausible" in lab:
-            assert ranges[key] == (*lab["plausible"], lab["plausible_unit"]), key
-    assert ranges["hemoglobin"] == (2, 25, "g/dL")
-    assert ranges["platelets"] == (1, 2000, "10^3/uL")
-
-
-def _write_suite(tmp_path: Path, expectation: dict) -> Path:
-    (tmp_path / "t.json").write_text(json.dumps({"name": "t", "table": "person", "expectations": [expectation]}))
-    return tmp_path
-
-
-def test_a_typo_in_an_expectation_type_is_a_clear_error(tmp_path):
-    d = _write_suite(tmp_path, {"type": "expect_column_values_to_not_be_nul", "kwargs": {"column": "person_id"},
-                                "meta": {"severity": "error", "why": "x"}})
-    with pytest.raises(SuiteError, match=r"t.json: expectation #1: unknown expectation type .*did you mean "
-                                         r"'expect_column_values_to_not_be_null'"):
-        load_suites(d)
-
-
-@pytest.mark.parametrize("expectation, match", [
-    ({"type": "expect_column_values_to_be_between", "kwargs": {"colum": "x", "min_value": 1},
-      "meta": {"severity": "warn", "why": "x"}}, "invalid kwargs"),
-    ({"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "x"},
-      "meta": {"severity": "fatal", "why": "x"}}, "severity must be"),
-    ({"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "x"}, "meta": {"severity": "warn"}},
-     "meta.why"),
-    ({"type": "expect_column_values_to_parse", "kwargs": {"col": "x"}, "meta": {"severity": "warn", "why": "x"}},
-     "kwargs must be"),
-    ({"type": "expect_column_values_to_be_between", "kwargs": {"column": "d", "max_value": {"$PARAMETER": "now"}},
-      "meta": {"severity": "warn", "why": "x"}}, "unknown parameter"),
-])
-def test_bad_expectations_are_rejected_when_suites_load(tmp_path, expectation, match):
-    with pytest.raises(SuiteError, match=match):
-        load_suites(_write_suite(tmp_path, expectation))
 
 
 # ------------------------------------------------------------------------------------------------ frames
@@ -114,7 +51,7 @@ def _drug(spark, rows):
 def _labs(spark, rows):
     return spark.createDataFrame(
         rows, "measurement_id long, person_id long, lab string, measurement_date date, value_as_number double,"
-              " value_as_concept_id long, unit_key string, value_canonical double, has_value boolean")
+              " value_as_concept_id long, unit_key string, value_canonical double")
 
 
 D = date.fromisoformat
@@ -148,13 +85,13 @@ def bad_frames(spark):
         (3, 1, 19, D("2024-06-01"), D("2025-01-01"), []),  # ongoing: end after as_of is fine
     ])
     labs = _labs(spark, [
-        (1, 1, "hemoglobin", D("2020-01-01"), 13.0, None, "g/dL", 13.0, True),
-        (2, 1, "hemoglobin", D("2020-01-01"), -1.0, None, "g/dL", -1.0, True),            # negative
-        (3, 1, "hemoglobin", D("2020-01-01"), 130.0, None, "g/dL", 130.0, True),          # implausible
-        (4, 1, "platelets", D("2020-01-01"), SECRET_VALUE, None, None, None, True),       # no unit
-        (5, 1, "anti_dsdna", D("2020-01-01"), 10.0, None, None, None, True),              # no range, no unit
-        (6, 1, "anti_dsdna", D("2020-01-01"), 10.0, None, "IU/mL", None, True),           # no range: fine
-        (7, 1, "egfr", D("2020-01-01"), None, 4181412, None, None, True),                 # qualitative: fine
+        (1, 1, "hemoglobin", D("2020-01-01"), 13.0, None, "g/dL", 13.0),
+        (2, 1, "hemoglobin", D("2020-01-01"), -1.0, None, "g/dL", -1.0),            # negative
+        (3, 1, "hemoglobin", D("2020-01-01"), 130.0, None, "g/dL", 130.0),          # implausible
+        (4, 1, "platelets", D("2020-01-01"), SECRET_VALUE, None, None, None),       # no unit
+        (5, 1, "anti_dsdna", D("2020-01-01"), 10.0, None, None, None),              # no range, no unit
+        (6, 1, "anti_dsdna", D("2020-01-01"), 10.0, None, "IU/mL", None),           # no range: fine
+        (7, 1, "egfr", D("2020-01-01"), None, 4181412, None, None),                 # qualitative: fine
     ])
     return {"person": person, "death": death, "measurement": measurement, "drug_exposure": drug}, labs
 
@@ -209,19 +146,11 @@ def test_each_check_family_fails_with_the_right_count(gate, table, expectation, 
     assert table in r.message and expectation in r.message and f"{bad} of {rows}" in r.message
 
 
-def test_key_checks_are_partitioned_by_the_row_count():
-    assert key_partitions(None) is None and key_partitions(250_000) is None  # small: AQE decides
-    assert key_partitions(250_001) == 2
-    assert key_partitions(33_700_000) == 135  # measurement_id at 1M persons
-
-
 @pytest.mark.spark
 def test_duplicate_keys_are_counted_whatever_the_key_partitioning(spark, bad_frames, suites, monkeypatch):
     """The same duplicates when every key check is spread over one partition per two rows (the 1M layout)."""
-    import jobs.quality as quality
-
     frames, labs = bad_frames
-    monkeypatch.setattr(quality, "KEYS_PER_PARTITION", 2)
+    monkeypatch.setattr(metrics, "KEYS_PER_PARTITION", 2)
     spread = run_gate(spark, frames, as_of=AS_OF, suites=suites, lab_results=labs)
     for table, column, bad, rows in (("person", "person_id", 2, 8), ("measurement", "measurement_id", 2, 9)):
         r = _find(spread, table, "expect_column_values_to_be_unique", column)
@@ -239,29 +168,20 @@ def test_bitmap_buckets_are_sparks(spark):
     assert {r["v"]: r["b"] for r in got} == {v: bitmap_bucket(v) for v in values}
 
 
-def test_only_dense_integral_keys_take_the_bitmap_count():
-    assert bitmap_fits(33_717_099, 1, 33_717_099)  # measurement_id at 1M persons: 1,029 buckets
-    assert bitmap_fits(256, 1, 256) and not bitmap_fits(255, 1, 255)  # at least 256 keys per bucket
-    assert not bitmap_fits(1_000_000, 1, 10**15)  # sparse (hashed) ids: the exact groupBy
-    assert not bitmap_fits(0, None, None) and not bitmap_fits(None, None, None)
-
-
 @pytest.mark.spark
 def test_duplicate_keys_are_counted_the_same_through_the_bitmaps(spark, bad_frames, suites, monkeypatch):
     """With every key dense enough for bitmaps: a duplicated key is found and then counted exactly (the rows
     involved, as before); a clean key costs no exact groupBy; negative and zero ids are distinct values."""
-    import jobs.quality as quality
-
     frames, labs = bad_frames
-    monkeypatch.setattr(quality, "KEYS_PER_BITMAP", 1)
+    monkeypatch.setattr(metrics, "KEYS_PER_BITMAP", 1)
     exact_calls: list[str] = []
-    original = quality._Plan.duplicate_aggregate
+    original = metrics.MetricPlan.duplicate_aggregate
 
     def spy(self, i, rows=None):
         exact_calls.append(f"{self.suite.table}.{self.key_column(i)}")
         return original(self, i, rows)
 
-    monkeypatch.setattr(quality._Plan, "duplicate_aggregate", spy)
+    monkeypatch.setattr(metrics.MetricPlan, "duplicate_aggregate", spy)
     clean_drugs = _drug(spark, [(-5, 1, 19, D("2020-01-01"), None, []), (0, 1, 19, D("2020-01-01"), None, []),
                                 (-32_768, 1, 19, D("2020-01-01"), None, []), (5, 1, 19, D("2020-01-01"), None, [])])
     dup_drugs = _drug(spark, [(-5, 1, 19, D("2020-01-01"), None, []), (-5, 1, 19, D("2020-01-01"), None, []),
@@ -366,8 +286,6 @@ def test_quarantine_split_counts_and_reasons(spark, bad_frames, suites):
 
 @pytest.mark.spark
 def test_lab_quarantine_split_counts_and_reasons(bad_frames, suites):
-    from jobs.quality import lab_quarantine_split
-
     _, labs = bad_frames
     good, bad = lab_quarantine_split(labs, suites)
     assert {r["measurement_id"]: r[REASON] for r in bad.collect()} == {
@@ -378,11 +296,38 @@ def test_lab_quarantine_split_counts_and_reasons(bad_frames, suites):
 
 @pytest.mark.spark
 def test_gate_passes_on_synthea(spark, synthea_dir, suites):
-    from jobs.omop_reader import OmopExtract
-    from jobs.pipeline import read_tables
-
     frames = read_tables(OmopExtract(spark, str(synthea_dir)))
     gate = run_gate(spark, frames, as_of=date(2023, 1, 1), suites=suites)
     assert not gate.errors(), gate.summary_text()
     gate.raise_for_errors()
     assert gate.to_manifest()["evaluated"] > 40
+
+
+@pytest.mark.spark
+def test_the_quality_stage_gates_the_read_stage_and_splits_off_the_quarantine(spark, criteria, suites, tmp_path):
+    """gate_inputs on what prepare_inputs read (the tables plus LAB_RESULTS, value_canonical computed in the read
+    stage): error checks pass, quarantined rows leave the evidence frames, value_canonical is not evidence."""
+    e = Extract()
+    e.person(1, "female", "1980-01-15").person(2, "male", "1970-01-01")
+    e.lab(1, 3000963, "2024-05-01", 120.0, 8636)  # hemoglobin 120 g/L = 12 g/dL: evidence
+    e.lab(1, 3000963, "2024-05-02", 130.0, 8713)  # 130 g/dL: implausible
+    e.lab(2, 3000963, "2024-05-03", 5.0, 0, "furlongs")  # a unit nobody knows: unconvertible
+    e.condition(99, 201826, "2024-01-01")  # nobody's: orphan
+    inputs = prepare_inputs(spark, OmopExtract(spark, str(e.write(tmp_path / "omop"))), criteria, lab_units(suites))
+    assert "value_canonical" in inputs.frames[LAB_RESULTS].columns
+    outcome = gate_inputs(spark, inputs.frames, as_of=AS_OF, suites=suites)
+    try:
+        assert not outcome.gate.errors() and outcome.gate.warnings()
+        labs = outcome.frames[LAB_RESULTS]
+        assert "value_canonical" not in labs.columns
+        assert [(r["measurement_id"], r["lab"]) for r in labs.collect()] == [(1, "hemoglobin")]
+        assert outcome.frames["condition_occurrence"].count() == 0
+        counts = quarantine_counts(outcome.quarantined)
+        assert counts["measurement"] == {"implausible value": 1, "unconvertible unit": 1}
+        assert counts["condition_occurrence"] == {"orphan person_id": 1}
+        assert outcome.rows_read["person"] == 2 and outcome.cached
+    finally:
+        outcome.release()
+    assert not outcome.cached
+    with pytest.raises(QualityGateError, match="--fail-on-quality-warnings"):
+        gate_inputs(spark, inputs.frames, as_of=AS_OF, suites=suites, fail_on_warnings=True)

@@ -1,19 +1,15 @@
-"""Differential test: the hand-written DuckDB SQL peer (tests/benchmarks/peer_duckdb.sql) and the Spark job agree on
+"""Differential test: the hand-written DuckDB SQL peer (tests/oracle/peer_duckdb.sql) and the Spark job agree on
 every person's status -- and on the failed, unknown and review criterion sets -- in both cohorts."""
 
 from __future__ import annotations
 
-import sys
 from datetime import date
-from pathlib import Path
 
 import pytest
 
-from jobs.generator import generate
+from jobs.synthetic.generate import generate
 from tests.conftest import CRITERIA
-
-sys.path.insert(0, str(Path(__file__).resolve().parent / "benchmarks"))
-import peer_duckdb  # noqa: E402
+from tests.oracle import peer_duckdb
 
 AS_OF = date(2026, 10, 1)
 

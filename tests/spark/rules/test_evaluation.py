@@ -1,14 +1,18 @@
-"""Status and ranking rules on hand-built rows (jobs.evaluation); the whole path is in test_pipeline.py."""
+"""Status and ranking rules on hand-built rows (jobs.rules.evaluation); the whole path is in
+tests/e2e/test_pipeline.py, the status partition as a property in test_statuses.py."""
 
 from __future__ import annotations
 
 from datetime import date
 
+import pytest
 from pyspark.sql import Window
 from pyspark.sql import functions as F
 
-from jobs.evaluation import _rank_order, status_of
-from tests.pipeline_helpers import evaluated_schema
+from jobs.rules.evaluation import _rank_order, person_status, ranks, status_of
+from tests.support.pipeline_helpers import evaluated_schema
+
+pytestmark = pytest.mark.spark
 
 
 def test_status_any_fail_is_ineligible_else_any_unknown_is_possible(spark):
@@ -35,8 +39,6 @@ def test_rank_order_is_total_eligible_first_then_fewer_unknowns_then_recent_evid
 
 def test_ranks_are_per_cohort_and_follow_the_rank_order(spark, criteria):
     """One narrow pass ranks every cohort: a person's rank in a cohort depends on that cohort's criteria only."""
-    from jobs.evaluation import person_status, ranks
-
     ids = sorted({c for spec in criteria.cohorts.values() for c in spec.criteria})
     ln_only = next(c for c in criteria.cohorts["ln"].criteria if c not in criteria.cohorts["pmn"].criteria)
     pmn_only = next(c for c in criteria.cohorts["pmn"].criteria if c not in criteria.cohorts["ln"].criteria)

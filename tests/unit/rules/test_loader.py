@@ -5,6 +5,7 @@ No Spark here: a bad criteria file is refused before any JVM starts.
 
 from __future__ import annotations
 
+import hashlib
 import subprocess
 import sys
 import time
@@ -13,11 +14,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from jobs.criteria_loader import load_criteria, parse_criteria
 from jobs.errors import CriteriaError
+from jobs.rules.loader import LoadedCriteria, load_criteria, parse_criteria
 from schemas.criteria import ReviewRule
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[3]
 TRIAL = ROOT.parent / "shared" / "trial" / "NCT06557265.txt"
 
 GOOD = """\
@@ -44,7 +45,19 @@ cohorts:
 
 @pytest.mark.parametrize("path", sorted((ROOT / "criteria").glob("*.yaml")) + [ROOT / "tests/data/rule_kinds.yaml"])
 def test_shipped_files_parse(path):
-    assert load_criteria(path).criteria
+    assert load_criteria(path).model.criteria
+
+
+def test_a_loaded_file_carries_its_path_and_the_sha256_of_its_bytes(tmp_path):
+    path = tmp_path / "good.yaml"
+    path.write_bytes(GOOD.encode("utf-8"))
+    loaded = load_criteria(path)
+    assert isinstance(loaded, LoadedCriteria)
+    assert loaded.path == str(path)
+    assert loaded.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert [c.id for c in loaded.model.criteria] == ["a", "b"]
+    with pytest.raises(CriteriaError, match="criteria file not found"):
+        load_criteria(tmp_path / "missing.yaml")
 
 
 def test_good_minimal_file_parses():

@@ -1,0 +1,1 @@
+"""The DuckDB peer: NCT06557265 written independently in SQL, the differential oracle of the job."""

@@ -1,0 +1,1 @@
+"""Subprocess, cluster and kill tests: `pytest -m slow`."""

@@ -1,0 +1,1 @@
+"""Tests on hand-built rows that need the session-scoped `spark` fixture, by module of jobs/."""

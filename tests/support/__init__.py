@@ -1,0 +1,1 @@
+"""Test helpers: hand-built OMOP extracts, the standalone cluster, stage runners, reliability helpers."""
