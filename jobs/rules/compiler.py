@@ -1,6 +1,7 @@
 """Compile criteria to Spark Columns over the person-level feature frame.
 
-One builder per rule kind (registered with singledispatch; a contract test checks every kind has one).
+One builder per rule kind (registered with `build` from jobs.rules.evidence; a contract test checks every
+kind has one; new kinds may live in their own module under jobs/rules/ imported here).
 A builder returns `Evidence`: a three-valued `truth` Column (null = unknown) plus the value, unit, date,
 concept and a readable text that explain it. Composite rules use Spark's own Kleene AND/OR, so unknowns
 propagate exactly as in the README. Nothing here runs a Spark action.
@@ -8,13 +9,13 @@ propagate exactly as in the README. Nothing here runs a Spark action.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from functools import reduce, singledispatch
+from functools import reduce
 
 from pyspark.sql import Column
 from pyspark.sql import functions as F
 
 from jobs.columns import number_text
+from jobs.rules.evidence import Context, Evidence, build, combine, null, window_text
 from schemas.criteria import (
     AgeRule,
     AliveRule,
@@ -37,34 +38,6 @@ from schemas.features import derived_request, event_request, lab_request
 OUTCOMES = ("pass", "fail", "unknown", "review")
 
 
-@dataclass(frozen=True)
-class Evidence:
-    truth: Column  # boolean; null means the data cannot tell
-    value: Column  # double
-    unit: Column  # string
-    date: Column  # date
-    concept: Column  # long: the source concept of the evidence
-    text: Column  # string, e.g. "UPCR 2.3 g/g on 2026-09-01"
-
-
-@dataclass(frozen=True)
-class Context:
-    criteria: CriteriaFile
-
-
-def _null(kind: str) -> Column:
-    return F.lit(None).cast(kind)
-
-
-def _window_text(days: int | None) -> str:
-    return " ever" if days is None else f" in the last {days} days"
-
-
-@singledispatch
-def build(rule, ctx: Context) -> Evidence:  # pragma: no cover - the contract test guards this
-    raise NotImplementedError(f"no builder for rule kind {type(rule).__name__}")
-
-
 @build.register
 def _age(rule: AgeRule, ctx: Context) -> Evidence:
     age = F.col("age")
@@ -75,7 +48,7 @@ def _age(rule: AgeRule, ctx: Context) -> Evidence:
         truth = truth & (age <= rule.max)
     truth = F.when(age.isNotNull(), truth)
     text = F.when(age.isNotNull(), F.format_string("age %d", age)).otherwise(F.lit("no birth date"))
-    return Evidence(truth, age.cast("double"), F.lit("years"), _null("date"), _null("long"), text)
+    return Evidence(truth, age.cast("double"), F.lit("years"), null("date"), null("long"), text)
 
 
 @build.register
@@ -83,7 +56,7 @@ def _sex(rule: SexRule, ctx: Context) -> Evidence:
     sex = F.col("sex")
     truth = F.when(sex.isNotNull(), sex.isin(*rule.allowed))
     text = F.coalesce(F.concat(F.lit("sex "), sex), F.lit("sex not recorded as female or male"))
-    return Evidence(truth, _null("double"), _null("string"), _null("date"), _null("long"), text)
+    return Evidence(truth, null("double"), null("string"), null("date"), null("long"), text)
 
 
 @build.register
@@ -91,7 +64,7 @@ def _alive(rule: AliveRule, ctx: Context) -> Evidence:
     truth = ~F.col("deceased")
     text = F.when(F.col("deceased"), F.format_string("died on %s", F.col("death_date").cast("string"))
                   ).otherwise(F.lit("no death record"))
-    return Evidence(truth, _null("double"), _null("string"), F.col("death_date"), _null("long"), text)
+    return Evidence(truth, null("double"), null("string"), F.col("death_date"), null("long"), text)
 
 
 def _event(rule: EventRuleBase, ctx: Context) -> Evidence:
@@ -108,7 +81,7 @@ def _event(rule: EventRuleBase, ctx: Context) -> Evidence:
             days = F.coalesce(feat["days"], F.lit(0))
             truth = truth & (days >= rule.min_days)
             value = days.cast("double")
-            detail = F.format_string("%s for %d days%s", F.lit(label), days, F.lit(_window_text(rule.within_days)))
+            detail = F.format_string("%s for %d days%s", F.lit(label), days, F.lit(window_text(rule.within_days)))
         if rule.min_distinct is not None:
             distinct = F.coalesce(feat["classes" if rule.distinct_by == "label" else "ingredients"], F.array())
             k = F.size(distinct)
@@ -117,7 +90,7 @@ def _event(rule: EventRuleBase, ctx: Context) -> Evidence:
             names = F.array_join(distinct.cast("array<string>"), ", ")
             detail = F.format_string("%d distinct %s (%s), last on %s", k, F.lit(label), names,
                                      feat["last_date"].cast("string"))
-    none = F.lit(f"no {label}{_window_text(rule.within_days)}")
+    none = F.lit(f"no {label}{window_text(rule.within_days)}")
     text = F.when(n == 0, none).otherwise(detail)
     unit = "distinct" if isinstance(rule, DrugRule) and rule.min_distinct else "records"
     return Evidence(truth, value, F.lit(unit), feat["last_date"], feat["last_concept_id"], text)
@@ -155,7 +128,7 @@ def _lab(rule: LabRule, ctx: Context) -> Evidence:
         truth = x
         shown = F.when(x, F.lit("positive")).otherwise(F.lit("negative"))
         text = F.concat(F.lit(f"{lab.name} "), shown, when)
-        value, unit = _null("double"), _null("string")
+        value, unit = null("double"), null("string")
     elif rule.relative_to == "uln":
         x = feat["uln_ratio"]
         truth = _compare(x, rule)
@@ -171,38 +144,23 @@ def _lab(rule: LabRule, ctx: Context) -> Evidence:
         value, unit = x, F.lit(rule.unit)
     truth = F.when(x.isNotNull(), truth)
     bad_units = F.coalesce(feat["n_unconvertible"], F.lit(0))
-    missing = F.concat(F.lit(f"no {lab.name} result{_window_text(lookback)}"),
+    missing = F.concat(F.lit(f"no {lab.name} result{window_text(lookback)}"),
                        F.when(bad_units > 0, F.format_string(" (%d with a unit that cannot be converted)", bad_units))
                        .otherwise(F.lit("")))
     return Evidence(truth, value, unit, feat["date"], feat["concept_id"],
                     F.when(x.isNotNull(), text).otherwise(missing))
 
 
-def _combine(children: list[Evidence], truth: Column) -> Evidence:
-    """Evidence of a composite: the children whose truth equals the composite's explain it."""
-    match = [c.truth.eqNullSafe(truth) for c in children]
-    return Evidence(
-        truth,
-        F.coalesce(*[F.when(m, c.value) for m, c in zip(match, children, strict=True)]),
-        F.coalesce(*[F.when(m, c.unit) for m, c in zip(match, children, strict=True)]),
-        F.greatest(*[F.when(m, c.date) for m, c in zip(match, children, strict=True)]) if len(children) > 1
-        else F.when(match[0], children[0].date),
-        F.coalesce(*[F.when(m, c.concept) for m, c in zip(match, children, strict=True)]),
-        F.array_join(F.array_distinct(F.array(*[F.when(m, c.text) for m, c in zip(match, children, strict=True)])),
-                     "; "),
-    )
-
-
 @build.register
 def _all_of(rule: AllOf, ctx: Context) -> Evidence:
     children = [build(r, ctx) for r in rule.rules]
-    return _combine(children, reduce(lambda a, b: a & b, [c.truth for c in children]))
+    return combine(children, reduce(lambda a, b: a & b, [c.truth for c in children]))
 
 
 @build.register
 def _any_of(rule: AnyOf, ctx: Context) -> Evidence:
     children = [build(r, ctx) for r in rule.rules]
-    return _combine(children, reduce(lambda a, b: a | b, [c.truth for c in children]))
+    return combine(children, reduce(lambda a, b: a | b, [c.truth for c in children]))
 
 
 @build.register
@@ -214,7 +172,7 @@ def _not(rule: Not, ctx: Context) -> Evidence:
 
 @build.register
 def _review(rule: ReviewRule, ctx: Context) -> Evidence:
-    return Evidence(_null("boolean"), _null("double"), _null("string"), _null("date"), _null("long"),
+    return Evidence(null("boolean"), null("double"), null("string"), null("date"), null("long"),
                     F.lit(rule.reason))
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from jobs.rules.compiler import build
+from jobs.rules.compiler import build  # importing the compiler registers every kind
 from jobs.rules.loader import load_criteria
 from schemas.criteria import RULE_KINDS
 from tests.support.omop_builder import Extract
