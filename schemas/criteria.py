@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from schemas.derived import DERIVATIONS
 from schemas.units import BY_KEY, convertible
+from schemas.value_rules import TOP_LEVEL_ONLY, VALUE_RULE_KINDS, Alternatives, LabSeriesRule, MixedRule, rebuild
 
 ID_PATTERN = r"^[a-z][a-z0-9_]*$"
 
@@ -199,14 +200,16 @@ class Not(Model):
 
 Rule = Annotated[
     AgeRule | SexRule | AliveRule | ConditionRule | ProcedureRule | ObservationRule | DrugRule | LabRule
-    | ReviewRule | AllOf | AnyOf | Not,
+    | ReviewRule | AllOf | AnyOf | Not | Alternatives | LabSeriesRule | MixedRule,
     Field(discriminator="kind"),
 ]
-RULE_KINDS: tuple[type[Model], ...] = (AgeRule, SexRule, AliveRule, ConditionRule, ProcedureRule, ObservationRule,
-                                       DrugRule, LabRule, ReviewRule, AllOf, AnyOf, Not)
+RULE_KINDS: tuple[type[BaseModel], ...] = (AgeRule, SexRule, AliveRule, ConditionRule, ProcedureRule,
+                                           ObservationRule, DrugRule, LabRule, ReviewRule, AllOf, AnyOf, Not,
+                                           *VALUE_RULE_KINDS)
 AllOf.model_rebuild()
 AnyOf.model_rebuild()
 Not.model_rebuild()
+rebuild({"LabRule": LabRule, "Rule": Rule})
 
 
 # ------------------------------------------------------------------ criteria and cohorts
@@ -269,6 +272,10 @@ class CriteriaFile(Model):
                 if isinstance(rule, ReviewRule) and path != "rule":
                     problems.append(f"criterion {c.id}: {path}.kind: review is a whole criterion, not part of a "
                                     "rule; use `approximates` and `review_if` on the criterion instead")
+                if isinstance(rule, TOP_LEVEL_ONLY) and path != "rule":
+                    problems.append(f"criterion {c.id}: {path}.kind: {rule.kind} is a whole criterion's rule")
+            if isinstance(c.rule, MixedRule) and "pass" in c.review_if:
+                problems.append(f"criterion {c.id}: review_if: a mixed rule already turns pass into review")
         for name, lab in self.labs.items():
             if lab.concept_set not in self.concept_sets:
                 problems.append(f"labs.{name}.concept_set: unknown concept set {lab.concept_set!r}")
@@ -289,6 +296,8 @@ class CriteriaFile(Model):
         out: list[str] = []
         if isinstance(rule, EventRuleBase) and rule.concept_set not in self.concept_sets:
             out.append(f"concept_set: unknown concept set {rule.concept_set!r}")
+        if hasattr(rule, "problems"):  # rule kinds kept in other modules check their own references
+            out += rule.problems(self)
         if isinstance(rule, LabRule):
             lab = self.labs.get(rule.lab)
             if lab is None:
@@ -306,7 +315,7 @@ class CriteriaFile(Model):
     def criterion(self, cid: str) -> Criterion:
         return next(c for c in self.criteria if c.id == cid)
 
-    def lookback(self, rule: LabRule) -> int | None:
+    def lookback(self, rule: LabRule | LabSeriesRule) -> int | None:
         """Days of lookback for a lab rule; None means the whole history."""
         return None if rule.whole_history else (rule.lookback_days or self.defaults.lab_lookback_days)
 
@@ -319,3 +328,6 @@ def walk_rules(rule: Model, path: str):
             yield from walk_rules(child, f"{path}.rules[{i}]")
     elif isinstance(rule, Not):
         yield from walk_rules(rule.rule, f"{path}.rule")
+    elif hasattr(rule, "child_rules"):
+        for name, child in rule.child_rules():
+            yield from walk_rules(child, f"{path}.{name}")

@@ -21,6 +21,7 @@ from schemas.criteria import (
     CriteriaFile,
     DrugRule,
     LabRule,
+    LabSeriesRule,
     ObservationRule,
     ProcedureRule,
     walk_rules,
@@ -71,6 +72,19 @@ LAB_FEATURE = T.StructType([
     T.StructField("n_results", T.LongType()),  # usable results in the window
     T.StructField("n_unconvertible", T.LongType()),  # results in the window whose unit could not be converted
     T.StructField("derived", T.StringType()),  # null, or how the value was derived (e.g. CKD-EPI 2021 eGFR)
+])
+
+# several results of one lab in a window (lab_series rules), in the request's unit
+LAB_SERIES_FEATURE = T.StructType([
+    T.StructField("n_results", T.LongType()),  # usable results in the window
+    T.StructField("n_meeting", T.LongType()),  # of which meet the request's threshold (all of them without one)
+    T.StructField("first_date", T.DateType()),  # of any usable result
+    T.StructField("last_date", T.DateType()),
+    T.StructField("first_meeting_date", T.DateType()),
+    T.StructField("last_meeting_date", T.DateType()),
+    T.StructField("min_value", T.DoubleType()),
+    T.StructField("max_value", T.DoubleType()),
+    T.StructField("last_concept_id", T.LongType()),  # measurement_concept_id of the latest usable result
 ])
 
 EventFamily = Literal["diagnoses", "procedures", "therapies"]
@@ -130,11 +144,30 @@ class DerivedRequest:
                      for i in DERIVATIONS[self.method].inputs)
 
 
+@dataclass(frozen=True, order=True)
+class LabSeriesRequest:
+    """Counts, dates and range of one lab's results in a window; `meeting` results pass the threshold."""
+
+    lab: str
+    unit: str
+    lookback_days: int | None
+    comparator: str | None  # None: every usable result is `meeting`
+    value: float | None
+    max: float | None
+
+    @property
+    def name(self) -> str:
+        op = {">": "gt", ">=": "ge", "<": "lt", "<=": "le", "between": "btw", None: "any"}[self.comparator]
+        bounds = "".join("_" + _slug(f"{x:g}") for x in (self.value, self.max) if x is not None)
+        return f"{self.lab}__{_slug(self.unit)}__{_window(self.lookback_days)}__series_{op}{bounds}"
+
+
 @dataclass
 class FeaturePlan:
     events: set[EventRequest] = field(default_factory=set)
     labs: set[LabRequest] = field(default_factory=set)
     derived: set[DerivedRequest] = field(default_factory=set)
+    series: set[LabSeriesRequest] = field(default_factory=set)
 
     def for_family(self, family: EventFamily) -> list[EventRequest]:
         return sorted(r for r in self.events if r.family == family)
@@ -142,10 +175,14 @@ class FeaturePlan:
     def lab_units(self) -> dict[str, set[str]]:
         """{lab: units it is asked in}: the conversions the lab results must carry."""
         out: dict[str, set[str]] = {}
-        for r in self.labs:
+        for r in [*self.labs, *self.series]:
             if r.unit is not None:
                 out.setdefault(r.lab, set()).add(r.unit)
         return out
+
+    def lab_names(self) -> set[str]:
+        """Every lab a feature reads (its results are the lab rows the read stage builds)."""
+        return {r.lab for r in self.labs} | {r.lab for r in self.series}
 
 
 def event_request(rule: ConditionRule | ObservationRule | ProcedureRule | DrugRule) -> EventRequest:
@@ -165,6 +202,10 @@ def derived_request(criteria: CriteriaFile, rule: LabRule) -> DerivedRequest | N
     return DerivedRequest(rule.derive, criteria.lookback(rule)) if rule.derive else None
 
 
+def series_request(criteria: CriteriaFile, rule: LabSeriesRule) -> LabSeriesRequest:
+    return LabSeriesRequest(rule.lab, rule.unit, criteria.lookback(rule), rule.comparator, rule.value, rule.max)
+
+
 def plan_features(criteria: CriteriaFile) -> FeaturePlan:
     """Every feature the file's criteria read."""
     plan = FeaturePlan()
@@ -178,4 +219,6 @@ def plan_features(criteria: CriteriaFile) -> FeaturePlan:
                 if derived:
                     plan.derived.add(derived)
                     plan.labs.update(derived.inputs)
+            elif isinstance(rule, LabSeriesRule):
+                plan.series.add(series_request(criteria, rule))
     return plan

@@ -72,7 +72,7 @@ def prepare_inputs(spark: SparkSession, extract: OmopExtract, criteria: Criteria
     frames = read_tables(extract)
     resolved = resolve_concept_sets(spark, criteria, extract)
     plan = plan_features(criteria)
-    lab_sets = sorted({criteria.labs[r.lab].concept_set for r in plan.labs})  # the labs the criteria read
+    lab_sets = sorted({criteria.labs[lab].concept_set for lab in plan.lab_names()})  # the labs the criteria read
     frames[LAB_RESULTS] = lab_results(frames["measurement"], resolved.table(spark, lab_sets), criteria.labs,
                                       plan.lab_units(), canonical_units)
     return Inputs(frames, resolved, plan)

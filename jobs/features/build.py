@@ -20,7 +20,7 @@ from jobs.features.events import diagnosis_events, drug_events, drug_features, e
 from jobs.features.labs import lab_features
 from jobs.session import described
 from schemas.criteria import CriteriaFile
-from schemas.features import DEMOGRAPHICS, FEATURE_SHAPES, FeaturePlan
+from schemas.features import DEMOGRAPHICS, FEATURE_SHAPES, LAB_SERIES_FEATURE, FeaturePlan
 
 
 @dataclass(frozen=True)
@@ -63,7 +63,7 @@ def _therapies(x: FeatureInputs) -> DataFrame:
 
 def _labs(x: FeatureInputs) -> DataFrame:
     return lab_features(x.frames["lab_results"], x.demographics, sorted(x.plan.labs), sorted(x.plan.derived),
-                        x.criteria.labs, x.as_of)
+                        x.criteria.labs, x.as_of, sorted(x.plan.series))
 
 
 FAMILIES: dict[str, Callable[[FeatureInputs], DataFrame]] = {
@@ -79,12 +79,15 @@ def expected_schema(family: str, plan: FeaturePlan) -> T.StructType:
     """The contract of a family for this plan: person_id plus one struct of the family's shape per request."""
     if family == "demographics":
         return DEMOGRAPHICS
+    series: list[str] = []
     if family == "labs":
         names = [r.name for r in sorted(plan.labs)] + [r.name for r in sorted(plan.derived)]
+        series = [r.name for r in sorted(plan.series)]  # after the value features, in their own shape
     else:
         names = [r.name for r in plan.for_family(family)]
     return T.StructType([T.StructField("person_id", T.LongType())]
-                        + [T.StructField(n, FEATURE_SHAPES[family]) for n in names])
+                        + [T.StructField(n, FEATURE_SHAPES[family]) for n in names]
+                        + [T.StructField(n, LAB_SERIES_FEATURE) for n in series])
 
 
 def check_contract(family: str, df: DataFrame, plan: FeaturePlan) -> None:

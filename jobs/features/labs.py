@@ -13,9 +13,10 @@ from pyspark.sql import functions as F
 
 from jobs.extract.units import converted
 from jobs.features.derived import derived_feature
+from jobs.features.lab_series import series_aggregate
 from jobs.features.windows import first_day, in_window
 from schemas.criteria import LabDefinition
-from schemas.features import DerivedRequest, LabRequest
+from schemas.features import DerivedRequest, LabRequest, LabSeriesRequest
 from schemas.units import factors_to
 
 
@@ -62,7 +63,7 @@ def lab_aggregate(req: LabRequest, lab: LabDefinition, as_of: date) -> Column:
     ).alias(req.name)
 
 
-def in_some_window(requests: list[LabRequest], as_of: date) -> Column:
+def in_some_window(requests: list[LabRequest | LabSeriesRequest], as_of: date) -> Column:
     """True for a result inside the window of at least one request of its lab.
 
     Each request's aggregate reads only rows in its window, so the others never matter; dropping them before
@@ -85,14 +86,18 @@ def in_some_window(requests: list[LabRequest], as_of: date) -> Column:
 
 
 def lab_features(results: DataFrame, demographics: DataFrame, requests: list[LabRequest],
-                 derived: list[DerivedRequest], labs: dict[str, LabDefinition], as_of: date) -> DataFrame:
-    """person_id + one LAB_FEATURE struct per request and per derivation, for persons with any lab result."""
+                 derived: list[DerivedRequest], labs: dict[str, LabDefinition], as_of: date,
+                 series: list[LabSeriesRequest] = ()) -> DataFrame:
+    """person_id + one LAB_FEATURE struct per request and per derivation, then one LAB_SERIES_FEATURE struct
+    per series request, for persons with any lab result."""
     aggs = [lab_aggregate(r, labs[r.lab], as_of) for r in sorted(requests)]
-    results = results.where(in_some_window(requests, as_of))
+    aggs += [series_aggregate(r, as_of) for r in sorted(series)]
+    results = results.where(in_some_window([*requests, *series], as_of))
     per_person = results.groupBy("person_id").agg(*aggs) if aggs else results.select("person_id").distinct()
     if not derived:
         return per_person
     demo = demographics.select("person_id", "sex", "birth_date")
     names = [r.name for r in sorted(requests)]
     return (per_person.join(demo.hint("merge"), "person_id", "left")  # person-level: never broadcast
-            .select("person_id", *names, *[derived_feature(d) for d in sorted(derived)]))
+            .select("person_id", *names, *[derived_feature(d) for d in sorted(derived)],
+                    *[r.name for r in sorted(series)]))

@@ -6,7 +6,8 @@ import csv
 import io
 
 from jobs.outputs.fs import OutputFS
-from schemas.criteria import CriteriaFile, ReviewRule
+from schemas.criteria import CriteriaFile, Criterion, ReviewRule
+from schemas.value_rules import MixedRule
 
 ATTRITION_COLUMNS = ["cohort", "step", "criterion", "type", "pass", "fail", "unknown", "review", "remaining",
                      "remaining_without_unknown"]
@@ -93,7 +94,15 @@ def write_report(fs: OutputFS, stage_dir: str, criteria: CriteriaFile, manifest:
                          [[t, reason, n] for t, reasons in quarantine.items() for reason, n in reasons.items()]), ""]
     lines += ["## What a person must check", "",
               _table(["criterion", "what the data cannot tell"],
-                     [[c.id, (c.rule.reason if isinstance(c.rule, ReviewRule) else c.approximates or "")]
-                      for c in criteria.criteria if isinstance(c.rule, ReviewRule) or c.review_if]), ""]
+                     [[c.id, _to_check(c)] for c in criteria.criteria
+                      if isinstance(c.rule, ReviewRule | MixedRule) or c.review_if]), ""]
     lines += ["## Timings (seconds)", "", _table(["stage", "seconds"], sorted(manifest["timings_seconds"].items())), ""]
     fs.write_text(f"{stage_dir}/report.md", "\n".join(lines))
+
+
+def _to_check(c: Criterion) -> str:
+    """What a person decides for a criterion: a review rule's reason, a mixed item's note, the approximation."""
+    if isinstance(c.rule, ReviewRule):
+        return c.rule.reason
+    parts = [c.rule.review] if isinstance(c.rule, MixedRule) else []
+    return "; ".join([*parts, *([c.approximates] if c.approximates else [])])

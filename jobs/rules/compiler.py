@@ -16,6 +16,7 @@ from pyspark.sql import functions as F
 
 from jobs.columns import number_text
 from jobs.rules.evidence import Context, Evidence, build, combine, null, window_text
+from jobs.rules.value_rules import review_on, with_review_note
 from schemas.criteria import (
     AgeRule,
     AliveRule,
@@ -182,7 +183,7 @@ def outcome(criterion: Criterion, truth: Column) -> Column:
         return F.lit("review")
     ok = truth if criterion.type == "inclusion" else ~truth
     computed = F.when(ok.isNull(), F.lit("unknown")).when(ok, F.lit("pass")).otherwise(F.lit("fail"))
-    for flagged in criterion.review_if:
+    for flagged in sorted(review_on(criterion)):
         computed = F.when(computed == flagged, F.lit("review")).otherwise(computed)
     return computed
 
@@ -190,13 +191,14 @@ def outcome(criterion: Criterion, truth: Column) -> Column:
 def criterion_result(criterion: Criterion, ctx: Context) -> Column:
     """struct(outcome, value, unit, date, concept_id, evidence) for one criterion."""
     ev = build(criterion.rule, ctx)
+    result = outcome(criterion, ev.truth)
     return F.struct(
-        outcome(criterion, ev.truth).alias("outcome"),
+        result.alias("outcome"),
         ev.value.cast("double").alias("value"),
         ev.unit.cast("string").alias("unit"),
         ev.date.cast("date").alias("date"),
         ev.concept.cast("long").alias("concept_id"),
-        ev.text.cast("string").alias("evidence"),
+        with_review_note(criterion, result, ev.text).cast("string").alias("evidence"),
     )
 
 

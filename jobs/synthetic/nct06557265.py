@@ -4,8 +4,9 @@ and what background persons certainly fail or leave unknown.
 Each scenario DECLARES its expected outcome (status, failing and unknown criteria) from what it plants;
 nothing here evaluates a rule. The declarations follow the engine's semantics: closed-world events, most
 recent lab in its window (90 days; QTc 180), Kleene any_of/all_of (so an `any_of` lab rule with one result
-false and its sibling lab absent is UNKNOWN, not false: the low-UPCR scenarios also plant a low 24 h protein),
-review outcomes never blocking, `review_if` only rewriting the outcome it names.
+false and its sibling lab absent is UNKNOWN, not false), `alternatives` (UPCR or 24 h protein: the more recent
+result decides, the other may be absent), review outcomes never blocking, `review_if` only rewriting the
+outcome it names.
 """
 
 from __future__ import annotations
@@ -284,12 +285,21 @@ def _age(years: int) -> Callable[[Plan, np.random.Generator], None]:
 
 
 def _upcr_low(low: float, high: float) -> Callable[[Plan, np.random.Generator], None]:
-    """UPCR below the bar AND a 24 h protein below it: with the 24 h result absent the any_of is unknown."""
+    """UPCR below the bar and no 24 h protein: the alternatives' one value decides (fail, not unknown)."""
 
     def perturb(plan: Plan, rng: np.random.Generator) -> None:
-        d = _d(rng, 5, 80)
-        set_first(plan, "upcr", value=_u(rng, low, high, 2), d=d)
-        plan.slots["prot24"] = [lab(PROT_24H, d, _u(rng, low, high, 2), 8807, "g/(24.h)")]
+        set_first(plan, "upcr", value=_u(rng, low, high, 2), d=_d(rng, 5, 80))
+
+    return perturb
+
+
+def _protein_recent(low: float, high: float, upcr: tuple[float, float]) -> Callable[[Plan, np.random.Generator], None]:
+    """An older UPCR in `upcr` g/g and a more recent 24 h protein in [low, high] g/day: the recent one decides."""
+
+    def perturb(plan: Plan, rng: np.random.Generator) -> None:
+        old = _d(rng, 50, 85)
+        set_first(plan, "upcr", value=_u(rng, *upcr, 2), d=old)
+        plan.slots["prot24"] = [lab(PROT_24H, old - _d(rng, 5, 40), _u(rng, low, high, 2), 8807, "g/(24.h)")]
 
     return perturb
 
@@ -433,7 +443,15 @@ SCENARIOS: tuple[Scenario, ...] = (
         ("ln_inc_3",),
         (),
         _upcr_low(0.5, 1.2),
-        "UPCR and 24 h protein 0.5-1.2",
+        "UPCR 0.5-1.2, no 24 h protein",
+    ),
+    _s(
+        "ln_ineligible_recent_24h_low",
+        "ineligible",
+        ("ln_inc_3",),
+        (),
+        _protein_recent(0.4, 1.2, (1.8, 5.0)),
+        "UPCR 1.8-5.0 then a more recent 24 h protein 0.4-1.2 g/day",
     ),
     _s(
         "ln_ineligible_one_therapy",
@@ -518,7 +536,15 @@ SCENARIOS: tuple[Scenario, ...] = (
         ("pmn_inc_2",),
         (),
         _upcr_low(1.6, 2.6),
-        "UPCR and 24 h protein 1.6-2.6",
+        "UPCR 1.6-2.6, no 24 h protein",
+    ),
+    _s(
+        "pmn_eligible_recent_24h",
+        "eligible",
+        (),
+        (),
+        _protein_recent(4.0, 8.0, (1.6, 2.6)),
+        "UPCR 1.6-2.6 then a more recent 24 h protein 4-8 g/day",
     ),
     _s(
         "pmn_ineligible_secondary_mn",

@@ -17,7 +17,8 @@
 -- Semantics implemented (README "Semantics"): closed-world events in (as_of - d, as_of]; drug exposure intervals
 -- [start, end | start + days_supply - 1 | start] overlapping the window; ATLAS concept sets (descendants, excluded
 -- items); labs = most recent usable result in the lookback (default 90 d), converted by unit; eGFR derived with
--- CKD-EPI 2021 when no measured eGFR; x ULN by range_high else default ULN; qualitative positivity; Kleene
+-- CKD-EPI 2021 when no measured eGFR; alternative measures (UPCR / 24 h
+-- protein: the most recent decides, same day UPCR); x ULN by range_high else default ULN; qualitative positivity; Kleene
 -- any/all (SQL's three-valued AND/OR); review_if; rows the quality gate quarantines are never evidence.
 
 -- ================================================================ vocabulary: concept sets (ATLAS semantics)
@@ -247,6 +248,8 @@ WITH w AS (SELECT *, {{AS_OF}} - d AS ago, {'d': d, 'id': measurement_id} AS k F
 SELECT person_id,
        arg_max(v_cmp, k) FILTER (lab = 'upcr' AND ago < 90 AND v_cmp IS NOT NULL)              AS upcr_gg,
        arg_max(v_cmp, k) FILTER (lab = 'urine_protein_24h' AND ago < 90 AND v_cmp IS NOT NULL) AS up24_g,
+       max(d) FILTER (lab = 'upcr' AND ago < 90 AND v_cmp IS NOT NULL)                         AS upcr_d,
+       max(d) FILTER (lab = 'urine_protein_24h' AND ago < 90 AND v_cmp IS NOT NULL)            AS up24_d,
        arg_max(v_cmp, k) FILTER (lab = 'egfr' AND ago < 90 AND v_cmp IS NOT NULL)              AS egfr,
        arg_max(v_cmp, k) FILTER (lab = 'creatinine' AND ago < 90 AND v_cmp IS NOT NULL)        AS creat_mgdl,
        arg_max(d, k) FILTER (lab = 'creatinine' AND ago < 90 AND v_cmp IS NOT NULL)            AS creat_date,
@@ -300,11 +303,14 @@ SELECT person_id,
     coalesce(ras_365, 0) >= 1                                               AS gen_inc_2,
     coalesce(sle, 0) >= 1                                                   AS ln_inc_1,
     coalesce(biopsy_183, 0) >= 1 AND coalesce(ln_class_183, 0) >= 1         AS ln_inc_2,
-    upcr_gg >= 1.5 OR (up24_g >= 1.5 AND up24_g <= 7)                       AS ln_inc_3,
+    -- alternatives: UPCR and 24 h protein measure one quantity; the more recent decides, same day UPCR
+    CASE WHEN upcr_d >= coalesce(up24_d, upcr_d) THEN upcr_gg >= 1.5
+         WHEN up24_d IS NOT NULL THEN up24_g >= 1.5 AND up24_g <= 7 END    AS ln_inc_3,
     ana_titer_max >= 80 OR ana_pos OR dsdna_pos                             AS ln_inc_4,
     coalesce(ln_therapy_labels, 0) >= 2                                     AS ln_inc_5,
     coalesce(biopsy_183, 0) >= 1 AND coalesce(membranous_183, 0) >= 1       AS pmn_inc_1,
-    upcr_gg >= 3.5 OR up24_g >= 3.5                                         AS pmn_inc_2,
+    CASE WHEN upcr_d >= coalesce(up24_d, upcr_d) THEN upcr_gg >= 3.5
+         WHEN up24_d IS NOT NULL THEN up24_g >= 3.5 END                     AS pmn_inc_2,
     pla2r_ru >= 20 OR pla2r_pos                                             AS pmn_inc_3,
     coalesce(pmn_therapies, 0) >= 1                                         AS pmn_inc_4,
     egfr_any < 45                                                           AS gen_exc_1,
