@@ -13,7 +13,15 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from schemas.derived import DERIVATIONS
 from schemas.units import BY_KEY, convertible
-from schemas.value_rules import TOP_LEVEL_ONLY, VALUE_RULE_KINDS, Alternatives, LabSeriesRule, MixedRule, rebuild
+from schemas.value_rules import (
+    TOP_LEVEL_ONLY,
+    VALUE_RULE_KINDS,
+    Alternatives,
+    DrugDoseRule,
+    LabSeriesRule,
+    MixedRule,
+    rebuild,
+)
 
 ID_PATTERN = r"^[a-z][a-z0-9_]*$"
 
@@ -200,7 +208,7 @@ class Not(Model):
 
 Rule = Annotated[
     AgeRule | SexRule | AliveRule | ConditionRule | ProcedureRule | ObservationRule | DrugRule | LabRule
-    | ReviewRule | AllOf | AnyOf | Not | Alternatives | LabSeriesRule | MixedRule,
+    | ReviewRule | AllOf | AnyOf | Not | Alternatives | LabSeriesRule | MixedRule | DrugDoseRule,
     Field(discriminator="kind"),
 ]
 RULE_KINDS: tuple[type[BaseModel], ...] = (AgeRule, SexRule, AliveRule, ConditionRule, ProcedureRule,

@@ -27,6 +27,7 @@ from schemas.criteria import (
     walk_rules,
 )
 from schemas.derived import DERIVATIONS
+from schemas.value_rules import DrugDoseRule
 
 # ------------------------------------------------------------------ feature table shapes
 DEMOGRAPHICS = T.StructType([
@@ -85,6 +86,19 @@ LAB_SERIES_FEATURE = T.StructType([
     T.StructField("min_value", T.DoubleType()),
     T.StructField("max_value", T.DoubleType()),
     T.StructField("last_concept_id", T.LongType()),  # measurement_concept_id of the latest usable result
+])
+
+# daily dose (drug_dose rules, in the therapies family): the latest exposure of a set overlapping the window
+DOSE_FEATURE = T.StructType([
+    T.StructField("n", T.LongType()),  # exposures of the set overlapping the window
+    T.StructField("date", T.DateType()),  # start of the latest one (ties: the larger drug_exposure_id)
+    T.StructField("concept_id", T.LongType()),  # its drug_concept_id
+    T.StructField("daily_dose", T.DoubleType()),  # amount_value x quantity / days_supply, in the request's unit
+    T.StructField("amount", T.DoubleType()),  # drug_strength.amount_value as recorded
+    T.StructField("amount_unit", T.StringType()),  # mg | g | ug (null: not a recognised amount unit)
+    T.StructField("quantity", T.DoubleType()),
+    T.StructField("days_supply", T.LongType()),
+    T.StructField("missing", T.StringType()),  # why daily_dose is null (e.g. "no days_supply"); null when known
 ])
 
 EventFamily = Literal["diagnoses", "procedures", "therapies"]
@@ -162,12 +176,24 @@ class LabSeriesRequest:
         return f"{self.lab}__{_slug(self.unit)}__{_window(self.lookback_days)}__series_{op}{bounds}"
 
 
+@dataclass(frozen=True, order=True)
+class DoseRequest:
+    concept_set: str
+    within_days: int | None
+    unit: str  # a mass-per-day unit key (schemas.units), e.g. mg/24h
+
+    @property
+    def name(self) -> str:
+        return f"{self.concept_set}__{_window(self.within_days)}__dose_{_slug(self.unit)}"
+
+
 @dataclass
 class FeaturePlan:
     events: set[EventRequest] = field(default_factory=set)
     labs: set[LabRequest] = field(default_factory=set)
     derived: set[DerivedRequest] = field(default_factory=set)
     series: set[LabSeriesRequest] = field(default_factory=set)
+    doses: set[DoseRequest] = field(default_factory=set)
 
     def for_family(self, family: EventFamily) -> list[EventRequest]:
         return sorted(r for r in self.events if r.family == family)
@@ -206,6 +232,10 @@ def series_request(criteria: CriteriaFile, rule: LabSeriesRule) -> LabSeriesRequ
     return LabSeriesRequest(rule.lab, rule.unit, criteria.lookback(rule), rule.comparator, rule.value, rule.max)
 
 
+def dose_request(rule: DrugDoseRule) -> DoseRequest:
+    return DoseRequest(rule.concept_set, rule.within_days, rule.unit)
+
+
 def plan_features(criteria: CriteriaFile) -> FeaturePlan:
     """Every feature the file's criteria read."""
     plan = FeaturePlan()
@@ -221,4 +251,6 @@ def plan_features(criteria: CriteriaFile) -> FeaturePlan:
                     plan.labs.update(derived.inputs)
             elif isinstance(rule, LabSeriesRule):
                 plan.series.add(series_request(criteria, rule))
+            elif isinstance(rule, DrugDoseRule):
+                plan.doses.add(dose_request(rule))
     return plan

@@ -12,13 +12,14 @@ from typing import Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from schemas.units import BY_KEY, convertible
+from schemas.units import BY_KEY, convertible, unit
 
 
 class FileLabs(Protocol):
     """What `problems` reads of a CriteriaFile (typed structurally: importing it would be a cycle)."""
 
     labs: dict
+    concept_sets: dict
 
 
 class _Model(BaseModel):
@@ -106,7 +107,42 @@ class MixedRule(_Model):
         return [("coded", self.coded)]
 
 
-VALUE_RULE_KINDS: tuple[type[_Model], ...] = (Alternatives, LabSeriesRule, MixedRule)
+# drug_strength.amount_unit_concept_id -> (label, the mass-per-day unit a daily dose in it is, factor to that)
+AMOUNT_UNITS: dict[int, tuple[str, str, float]] = {8576: ("mg", "mg/24h", 1.0), 8504: ("g", "g/24h", 1.0),
+                                                   9655: ("ug", "mg/24h", 1e-3)}
+
+
+class DrugDoseRule(_Model):
+    """The daily dose of the latest exposure of a drug set overlapping the window, amount_value x quantity /
+    days_supply from drug_strength, compared in a mass-per-day `unit` (mg/24h for "mg/day"). No exposure ->
+    false (closed-world, as drug rules); a dose that cannot be computed -> unknown."""
+
+    kind: Literal["drug_dose"]
+    concept_set: str
+    comparator: Literal[">", ">=", "<", "<=", "between"]
+    value: float = Field(ge=0)
+    max: float | None = None
+    unit: str
+    within_days: int | None = Field(None, gt=0)  # None: the whole history up to as-of
+
+    @model_validator(mode="after")
+    def _shape(self) -> DrugDoseRule:
+        if self.unit not in BY_KEY or unit(self.unit).dimension != "mass_rate":
+            raise ValueError(f"unit {self.unit!r} is not a daily amount; use one of "
+                             f"{', '.join(k for k, u in BY_KEY.items() if u.dimension == 'mass_rate')}")
+        if self.comparator == "between" and (self.max is None or self.max < self.value):
+            raise ValueError("comparator 'between' needs max >= value")
+        if self.comparator != "between" and self.max is not None:
+            raise ValueError("max is only for comparator 'between'")
+        return self
+
+    def problems(self, criteria: FileLabs) -> list[str]:
+        if self.concept_set not in criteria.concept_sets:
+            return [f"concept_set: unknown concept set {self.concept_set!r}"]
+        return []
+
+
+VALUE_RULE_KINDS: tuple[type[_Model], ...] = (Alternatives, LabSeriesRule, MixedRule, DrugDoseRule)
 TOP_LEVEL_ONLY: tuple[type[_Model], ...] = (MixedRule,)
 
 

@@ -35,6 +35,10 @@ COLUMNS: dict[str, list[str]] = {
                       "drug_exposure_end_date", "days_supply"],
     "measurement": MEASUREMENT_COLUMNS,
 }
+# read only when a criterion has a drug_dose rule (extra_columns)
+DRUG_STRENGTH_COLUMNS = ["drug_concept_id", "ingredient_concept_id", "amount_value", "amount_unit_concept_id",
+                         "invalid_reason"]
+DOSE_EXPOSURE_COLUMNS = ["quantity"]
 LAB_RESULTS = "lab_results"  # the frame of the criteria's lab results, beside the tables
 
 
@@ -57,21 +61,30 @@ def resolve_as_of(extract: OmopExtract, given: date | None) -> tuple[date, str]:
     return datetime.now(UTC).date(), "today (no --as-of, no cdm_source.source_release_date)"
 
 
-def read_tables(extract: OmopExtract) -> dict[str, DataFrame]:
+def read_tables(extract: OmopExtract, extra: dict[str, list[str]] | None = None) -> dict[str, DataFrame]:
+    """COLUMNS' tables, plus `extra` columns (of those tables or optional others) that only some criteria read."""
+    extra = extra or {}
     frames = {"person": extract.read("person", COLUMNS["person"], required=True)}
-    for table, cols in COLUMNS.items():
+    for table in [*COLUMNS, *[t for t in extra if t not in COLUMNS]]:
         if table != "person":
-            frames[table] = extract.read(table, cols)
+            frames[table] = extract.read(table, COLUMNS.get(table, []) + extra.get(table, []))
     return frames
+
+
+def extra_columns(plan: FeaturePlan) -> dict[str, list[str]]:
+    """What the plan reads beyond COLUMNS: drug_strength and drug_exposure.quantity for daily doses."""
+    if not plan.doses:
+        return {}
+    return {"drug_exposure": DOSE_EXPOSURE_COLUMNS, "drug_strength": DRUG_STRENGTH_COLUMNS}
 
 
 def prepare_inputs(spark: SparkSession, extract: OmopExtract, criteria: CriteriaFile,
                    canonical_units: dict[str, str]) -> Inputs:
     """Typed tables, resolved concept sets, the feature plan, and the criteria's lab results (carrying the
     conversions into every unit the plan reads and into each lab's `canonical_units` plausibility unit)."""
-    frames = read_tables(extract)
-    resolved = resolve_concept_sets(spark, criteria, extract)
     plan = plan_features(criteria)
+    frames = read_tables(extract, extra_columns(plan))
+    resolved = resolve_concept_sets(spark, criteria, extract)
     lab_sets = sorted({criteria.labs[lab].concept_set for lab in plan.lab_names()})  # the labs the criteria read
     frames[LAB_RESULTS] = lab_results(frames["measurement"], resolved.table(spark, lab_sets), criteria.labs,
                                       plan.lab_units(), canonical_units)

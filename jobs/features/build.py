@@ -16,11 +16,12 @@ from pyspark.sql import types as T
 
 from jobs.extract.vocabulary import ResolvedConceptSets
 from jobs.features.demographics import demographics, with_visit_site
+from jobs.features.doses import dose_features
 from jobs.features.events import diagnosis_events, drug_events, drug_features, event_features, procedure_events
 from jobs.features.labs import lab_features
 from jobs.session import described
 from schemas.criteria import CriteriaFile
-from schemas.features import DEMOGRAPHICS, FEATURE_SHAPES, LAB_SERIES_FEATURE, FeaturePlan
+from schemas.features import DEMOGRAPHICS, DOSE_FEATURE, FEATURE_SHAPES, LAB_SERIES_FEATURE, FeaturePlan
 
 
 @dataclass(frozen=True)
@@ -58,8 +59,13 @@ def _procedures(x: FeatureInputs) -> DataFrame:
 
 def _therapies(x: FeatureInputs) -> DataFrame:
     reqs = x.plan.for_family("therapies")
-    return drug_features(drug_events(x.frames["drug_exposure"]), x.membership(reqs), reqs, x.as_of)
-
+    therapies = drug_features(drug_events(x.frames["drug_exposure"]), x.membership(reqs), reqs, x.as_of)
+    if not x.plan.doses:
+        return therapies
+    doses = sorted(x.plan.doses)  # only when a criterion asks for a dose: one more pass over drug_exposure
+    per_dose = dose_features(x.frames["drug_exposure"], x.frames["drug_strength"], x.membership(doses), doses,
+                             x.as_of)
+    return therapies.join(per_dose.hint("merge"), "person_id", "full")
 
 def _labs(x: FeatureInputs) -> DataFrame:
     return lab_features(x.frames["lab_results"], x.demographics, sorted(x.plan.labs), sorted(x.plan.derived),
@@ -79,15 +85,16 @@ def expected_schema(family: str, plan: FeaturePlan) -> T.StructType:
     """The contract of a family for this plan: person_id plus one struct of the family's shape per request."""
     if family == "demographics":
         return DEMOGRAPHICS
-    series: list[str] = []
+    extra: list[T.StructField] = []  # requests of another shape, after the family's own
     if family == "labs":
         names = [r.name for r in sorted(plan.labs)] + [r.name for r in sorted(plan.derived)]
-        series = [r.name for r in sorted(plan.series)]  # after the value features, in their own shape
+        extra = [T.StructField(r.name, LAB_SERIES_FEATURE) for r in sorted(plan.series)]
     else:
         names = [r.name for r in plan.for_family(family)]
+        if family == "therapies":
+            extra = [T.StructField(r.name, DOSE_FEATURE) for r in sorted(plan.doses)]
     return T.StructType([T.StructField("person_id", T.LongType())]
-                        + [T.StructField(n, FEATURE_SHAPES[family]) for n in names]
-                        + [T.StructField(n, LAB_SERIES_FEATURE) for n in series])
+                        + [T.StructField(n, FEATURE_SHAPES[family]) for n in names] + extra)
 
 
 def check_contract(family: str, df: DataFrame, plan: FeaturePlan) -> None:

@@ -1,6 +1,6 @@
 """Builders of the value rule kinds (schemas/value_rules.py): alternatives of one quantity, several results of
-one lab, and mixed items (a coded part plus a review note). Registered with `build`; compiler.py imports this
-module. Semantics: README "Semantics", "Values over time, alternatives and mixed items".
+one lab, daily doses, and mixed items (a coded part plus a review note). Registered with `build`; compiler.py
+imports this module. Semantics: README "Semantics", "Values over time, alternatives, doses and mixed items".
 """
 
 from __future__ import annotations
@@ -11,10 +11,11 @@ from pyspark.sql import Column
 from pyspark.sql import functions as F
 
 from jobs.columns import number_text
+from jobs.features.lab_series import meets
 from jobs.rules.evidence import Context, Evidence, build, window_text
 from schemas.criteria import Criterion
-from schemas.features import series_request
-from schemas.value_rules import Alternatives, LabSeriesRule, MixedRule
+from schemas.features import dose_request, series_request
+from schemas.value_rules import Alternatives, DrugDoseRule, LabSeriesRule, MixedRule
 
 
 def _any(cols: list[Column]) -> Column:
@@ -93,6 +94,24 @@ def _lab_series(rule: LabSeriesRule, ctx: Context) -> Evidence:
                         F.lit(f"% of the highest (at most {rule.within_pct:g}%)"))
     missing = F.lit(f"no {name} result{window}")
     return Evidence(truth, value, unit, date, feat["last_concept_id"], F.when(n > 0, text).otherwise(missing))
+
+
+@build.register
+def _drug_dose(rule: DrugDoseRule, ctx: Context) -> Evidence:
+    label = ctx.criteria.concept_sets[rule.concept_set].name
+    feat = F.col(dose_request(rule).name)
+    n = F.coalesce(feat["n"], F.lit(0))
+    dose = feat["daily_dose"]
+    truth = F.when(n == 0, False).when(dose.isNotNull(), meets(dose, rule.comparator, rule.value, rule.max))
+    on = F.concat(F.lit(" on "), feat["date"].cast("string"))
+    known = F.concat(F.lit(f"{label} "), number_text(dose), F.lit(f" {rule.unit}"), on, F.lit(" ("),
+                     number_text(feat["amount"]), F.lit(" "), F.coalesce(feat["amount_unit"], F.lit("?")),
+                     F.lit(" x "), number_text(feat["quantity"]), F.lit(" / "),
+                     feat["days_supply"].cast("string"), F.lit(" days)"))
+    unknown = F.concat(F.lit(label), on, F.lit(": daily dose unknown ("), feat["missing"], F.lit(")"))
+    text = (F.when(n == 0, F.lit(f"no {label}{window_text(rule.within_days)}"))
+            .when(dose.isNotNull(), known).otherwise(unknown))
+    return Evidence(truth, dose, F.lit(rule.unit), feat["date"], feat["concept_id"], text)
 
 
 @build.register

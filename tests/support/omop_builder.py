@@ -64,11 +64,20 @@ class Extract:
         return self
 
     def drug(self, pid: int, concept: int, start: str, end: str | None = None,
-             days_supply: int | None = None) -> Extract:
+             days_supply: int | None = None, quantity: float | None = None) -> Extract:
         self.rows["drug_exposure"].append({
             "drug_exposure_id": self._id("drug_exposure"), "person_id": pid, "drug_concept_id": concept,
             "drug_exposure_start_date": start, "drug_exposure_end_date": end, "days_supply": days_supply,
-            "drug_type_concept_id": 32817})
+            "quantity": quantity, "drug_type_concept_id": 32817})
+        return self
+
+    def drug_strength(self, drug: int, ingredient: int, amount: float | None, unit_concept_id: int | None = 8576,
+                      invalid_reason: str | None = None) -> Extract:
+        """A drug_strength row (an optional table: written only when a test adds rows)."""
+        self.rows["drug_strength"].append({
+            "drug_concept_id": drug, "ingredient_concept_id": ingredient, "amount_value": amount,
+            "amount_unit_concept_id": unit_concept_id, "valid_start_date": "1970-01-01",
+            "valid_end_date": "2099-12-31", "invalid_reason": invalid_reason})
         return self
 
     def lab(self, pid: int, concept: int, on: str, value: float | None = None, unit_concept_id: int | None = 0,
@@ -101,7 +110,8 @@ class Extract:
     def write(self, folder: Path, upper: bool = False, tables: list[str] | None = None) -> Path:
         """Every table as <name>.csv with its full CDM header (empty tables have a header only)."""
         folder.mkdir(parents=True, exist_ok=True)
-        for table in tables or ALL_TABLES:
+        extra = [t for t in sorted(self.rows) if t not in ALL_TABLES and self.rows[t]]
+        for table in tables or [*ALL_TABLES, *extra]:
             cols = columns(table)
             name = (table.upper() if upper else table) + ".csv"
             with (folder / name).open("w", newline="", encoding="utf-8") as fh:

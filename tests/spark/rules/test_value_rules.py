@@ -16,6 +16,8 @@ AS_OF = date(2026, 10, 1)
 RULES = Path(__file__).resolve().parents[2] / "data" / "value_rules.yaml"
 T2DM, UPCR, P24, EGFR = 201826, 3001582, 3020876, 1619025
 G_G, G_24H, EGFR_UNIT = 9510, 8807, 720870
+METFORMIN, SITAGLIPTIN, MG, G = 1503297, 1580747, 8576, 8504
+TAB_500, TAB_1G, NO_STRENGTH, COMBO = 2_000_000_101, 2_000_000_102, 2_000_000_103, 2_000_000_104
 
 
 def _extract() -> Extract:
@@ -41,6 +43,23 @@ def _extract() -> Extract:
     e.person(13).lab(13, UPCR, "2025-10-02", 2.0, G_G).lab(13, UPCR, "2026-01-01", 2.0, G_G)  # first day inside
     e.lab(13, EGFR, "2026-01-01", 80, EGFR_UNIT).lab(13, EGFR, "2026-03-02", 64, EGFR_UNIT)  # 20 % over 60 days
     e.person(14).lab(14, UPCR, "2026-06-01", 1.5, G_G).lab(14, UPCR, "2026-08-30", 1.5, G_G)  # 90 days, = bar
+    # daily doses: products reach metformin through concept_ancestor; strengths per (product, ingredient)
+    for product in (TAB_500, TAB_1G, NO_STRENGTH, COMBO):
+        e.ancestor(METFORMIN, product)
+    e.drug_strength(TAB_500, METFORMIN, 500, MG).drug_strength(TAB_1G, METFORMIN, 1, G)
+    e.drug_strength(COMBO, SITAGLIPTIN, 50, MG).drug_strength(COMBO, METFORMIN, 1000, MG)
+    e.drug_strength(TAB_500, METFORMIN, 850, MG, invalid_reason="D")  # an invalid row is never read
+    e.person(20).drug(20, TAB_500, "2026-08-01", days_supply=90, quantity=360)  # 2000 mg/day
+    e.person(21).drug(21, TAB_500, "2026-08-01", days_supply=90, quantity=180)  # 1000 mg/day
+    e.person(22)  # no metformin: closed-world false
+    e.person(23).drug(23, TAB_500, "2026-08-01", days_supply=90)  # no quantity
+    e.person(24).drug(24, NO_STRENGTH, "2026-08-01", days_supply=30, quantity=30)  # no strength row
+    e.person(25).drug(25, TAB_1G, "2026-06-01", days_supply=30, quantity=60)  # 2 g/day, older
+    e.drug(25, TAB_500, "2026-09-01", days_supply=90, quantity=90)  # 500 mg/day, latest: decides
+    e.person(26).drug(26, COMBO, "2026-09-01", days_supply=30, quantity=60)  # metformin 1000 mg x 2 a day
+    e.person(27).drug(27, TAB_500, "2026-01-01", days_supply=30, quantity=120)  # ended before the window
+    e.person(28).drug(28, TAB_500, "2026-09-01", days_supply=30, quantity=90)  # exactly 1500 mg/day
+    e.person(29).drug(29, TAB_500, "2026-09-01", end="2026-09-30", quantity=90)  # no days_supply
     return e
 
 
@@ -69,6 +88,16 @@ EXPECTED = {
     12: dict(cnt2="unknown", apart90="unknown"),
     13: dict(cnt2="pass", apart90="pass", stable="pass"),
     14: dict(cnt2="pass", apart90="pass"),
+    20: dict(dose_gt="pass", dose_g="pass"),
+    21: dict(dose_gt="fail", dose_g="fail"),
+    22: dict(dose_gt="fail", dose_g="fail"),
+    23: dict(dose_gt="unknown", dose_g="unknown"),
+    24: dict(dose_gt="unknown", dose_g="unknown"),
+    25: dict(dose_gt="fail", dose_g="fail"),
+    26: dict(dose_gt="pass", dose_g="pass"),
+    27: dict(dose_gt="fail", dose_g="fail"),
+    28: dict(dose_gt="fail", dose_g="fail"),
+    29: dict(dose_gt="unknown", dose_g="unknown"),
 }
 
 
@@ -111,3 +140,15 @@ def test_mixed_items_carry_the_review_note_only_when_they_go_to_review(results):
     assert results[(2, "mixed_exc")][1] == "no T2DM ever; a person checks: whether T2DM is expected"
     assert results[(1, "mixed_exc")][1] == "T2DM on 2020-01-01"  # fails: nothing left to check
     assert results[(4, "mixed_lab")][1] == "no UPCR result in the last 90 days"
+
+
+@pytest.mark.spark
+def test_daily_dose_evidence_shows_the_arithmetic_or_why_it_is_unknown(results):
+    assert results[(20, "dose_gt")][1:] == ("metformin 2000 mg/24h on 2026-08-01 (500 mg x 360 / 90 days)", 2000.0)
+    assert results[(20, "dose_g")][2] == pytest.approx(2.0)  # mg -> g/24h
+    assert results[(26, "dose_gt")][2] == 2000.0  # the metformin strength of the combination, not sitagliptin's
+    assert results[(25, "dose_gt")][2] == 500.0
+    assert results[(22, "dose_gt")][1] == "no metformin in the last 90 days"
+    assert results[(23, "dose_gt")][1] == "metformin on 2026-08-01: daily dose unknown (no quantity)"
+    assert results[(24, "dose_gt")][1].endswith("(no drug_strength amount for this drug)")
+    assert results[(29, "dose_gt")][1].endswith("(no days_supply)")
