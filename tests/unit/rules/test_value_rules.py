@@ -104,3 +104,25 @@ def test_mixed_with_review_if_pass_is_refused():
         "    rule: {kind: mixed", "    approximates: x\n    review_if: [pass]\n    rule: {kind: mixed")
     with pytest.raises(CriteriaError, match="a mixed rule already turns pass into review"):
         parse_criteria(text, "x.yaml")
+
+
+def test_drug_strength_and_quantity_are_read_only_when_a_dose_is_asked():
+    from jobs.extract.inputs import extra_columns
+
+    assert extra_columns(plan_features(load_criteria(ROOT / "criteria/nct06557265.yaml").model)) == {}
+    dose = _parse("{kind: drug_dose, concept_set: sle, comparator: '>', value: 1500, unit: mg/24h}")
+    assert extra_columns(plan_features(dose)) == {
+        "drug_exposure": ["quantity"],
+        "drug_strength": ["drug_concept_id", "ingredient_concept_id", "amount_value", "amount_unit_concept_id",
+                          "invalid_reason"]}
+
+
+@pytest.mark.parametrize("rule,fragment", [
+    ("{kind: drug_dose, concept_set: sle, comparator: '>', value: 1500, unit: g/g}", "is not a daily amount"),
+    ("{kind: drug_dose, concept_set: nope, comparator: '>', value: 1500, unit: mg/24h}",
+     "criterion a: rule.concept_set: unknown concept set 'nope'"),
+    ("{kind: drug_dose, concept_set: sle, comparator: between, value: 1500, unit: mg/24h}", "needs max >= value"),
+])
+def test_bad_dose_rules_are_refused(rule, fragment):
+    with pytest.raises(CriteriaError, match=fragment.replace("(", r"\(")):
+        _parse(rule)
