@@ -158,9 +158,10 @@ class DerivedRequest:
                      for i in DERIVATIONS[self.method].inputs)
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True)
 class LabSeriesRequest:
-    """Counts, dates and range of one lab's results in a window; `meeting` results pass the threshold."""
+    """Counts, dates and range of one lab's results in a window; `meeting` results pass the threshold.
+    Ordered by name (fields may be None, which does not compare with numbers)."""
 
     lab: str
     unit: str
@@ -175,9 +176,14 @@ class LabSeriesRequest:
         bounds = "".join("_" + _slug(f"{x:g}") for x in (self.value, self.max) if x is not None)
         return f"{self.lab}__{_slug(self.unit)}__{_window(self.lookback_days)}__series_{op}{bounds}"
 
+    def __lt__(self, other: LabSeriesRequest) -> bool:
+        return self.name < other.name
 
-@dataclass(frozen=True, order=True)
+
+@dataclass(frozen=True)
 class DoseRequest:
+    """Ordered by name (within_days may be None)."""
+
     concept_set: str
     within_days: int | None
     unit: str  # a mass-per-day unit key (schemas.units), e.g. mg/24h
@@ -185,6 +191,9 @@ class DoseRequest:
     @property
     def name(self) -> str:
         return f"{self.concept_set}__{_window(self.within_days)}__dose_{_slug(self.unit)}"
+
+    def __lt__(self, other: DoseRequest) -> bool:
+        return self.name < other.name
 
 
 @dataclass

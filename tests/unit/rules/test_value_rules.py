@@ -126,3 +126,13 @@ def test_drug_strength_and_quantity_are_read_only_when_a_dose_is_asked():
 def test_bad_dose_rules_are_refused(rule, fragment):
     with pytest.raises(CriteriaError, match=fragment.replace("(", r"\(")):
         _parse(rule)
+
+
+def test_requests_with_and_without_a_window_sort_by_name():
+    from schemas.features import DoseRequest, LabSeriesRequest
+
+    series = [LabSeriesRequest("upcr", "g/g", None, None, None, None), LabSeriesRequest("upcr", "g/g", 90, ">=", 1.5,
+                                                                                        None)]
+    assert [r.name for r in sorted(series)] == ["upcr__g_g__90d__series_ge_1_5", "upcr__g_g__all__series_any"]
+    doses = [DoseRequest("m", None, "mg/24h"), DoseRequest("m", 90, "mg/24h")]
+    assert [r.within_days for r in sorted(doses)] == [90, None]
