@@ -79,7 +79,10 @@ def test_outputs_follow_the_contract(generated, criteria):
     assert len(long) == n * sum(len(c.criteria) for c in criteria.cohorts.values())
     assert set(long["outcome"]) <= {"pass", "fail", "unknown", "review"}
     upcr = long[(long["criterion"] == "ln_inc_3") & (long["outcome"] == "pass")]
-    assert upcr["evidence"].str.match(r"^UPCR [0-9.]+ g/g on 20\d\d-\d\d-\d\d").all()
+    # alternatives: the deciding measure (UPCR, or a more recent 24 h protein) explains the pass
+    assert upcr["evidence"].str.match(r"^(UPCR [0-9.]+ g/g|24 h urine protein [0-9.]+ g/24h) on 20\d\d-\d\d-\d\d"
+                                      r"( \(most recent of 2 alternatives with a result\))?$").all()
+    assert upcr["evidence"].str.startswith("UPCR ").any()
 
 
 @pytest.mark.spark
