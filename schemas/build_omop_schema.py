@@ -14,7 +14,7 @@ from pathlib import Path
 TABLES = [
     "person", "observation_period", "death", "condition_occurrence", "drug_exposure",
     "procedure_occurrence", "measurement", "observation", "visit_occurrence", "care_site",
-    "location", "cdm_source", "concept", "concept_ancestor", "drug_strength",
+    "location", "cdm_source", "concept", "concept_ancestor", "drug_strength", "concept_relationship",
 ]
 
 

@@ -39,6 +39,7 @@ class ConceptItem(Model):
     vocabulary: str | None = None  # required with `code` (LOINC, SNOMED, RxNorm, ...)
     include_descendants: bool = True
     exclude: bool = False
+    include_mapped: bool = False  # ATLAS: add the source concepts that 'Maps to' the item (and descendants)
     label: str | None = None  # e.g. a therapy class, counted by `distinct_by: label`
     name: str | None = None  # for people reading the file
 
@@ -54,6 +55,7 @@ class ConceptItem(Model):
 class ConceptSet(Model):
     name: str  # short human label used in reason codes, e.g. "SLE"
     description: str | None = None
+    atlas: str | None = None  # the ATLAS file the items came from (expanded by jobs/rules/loader.py)
     items: list[ConceptItem] = Field(min_length=1)
 
     @model_validator(mode="after")

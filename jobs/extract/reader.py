@@ -13,6 +13,7 @@ from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from jobs import jdbc
 from jobs.errors import InputError, first_line
 from jobs.redaction import redact
 from schemas.omop import known_tables, table_fields
@@ -37,6 +38,9 @@ CDM53_NAMES: dict[str, dict[str, str]] = {
         "parent_visit_detail_id": "visit_detail_parent_id",
     },
 }
+VOCABULARY_TABLES = ("concept", "concept_ancestor", "concept_relationship")  # read from --vocab-schema
+ROWS_PER_PARTITION = 1_000_000  # JDBC reads: one partition per this many rows when --jdbc-partitions is not given
+MAX_PARTITIONS = 200
 CSV_SUFFIXES = (".csv", ".csv.gz", ".csv.bz2", ".txt", ".tsv", ".tsv.gz")
 PARQUET_SUFFIXES = (".parquet", ".snappy.parquet")
 
@@ -73,16 +77,25 @@ def _strip_suffix(name: str) -> tuple[str, str | None, str]:
 
 
 class OmopExtract:
-    """An OMOP extract at `root`: a local/HDFS/S3 folder, or a `jdbc:` URL with `schema`."""
+    """An OMOP extract at `root`: a local/HDFS/S3 folder, or a `jdbc:` URL with `schema` (vocabulary tables from
+    `vocab_schema` when given). JDBC reads of person-keyed tables are split on person_id into `partitions`
+    ranges (None: one per ROWS_PER_PARTITION rows, from the table's count)."""
 
     def __init__(self, spark: SparkSession, root: str, jdbc_schema: str | None = None,
-                 jdbc_properties: dict[str, str] | None = None) -> None:
+                 jdbc_properties: dict[str, str] | None = None, vocab_schema: str | None = None,
+                 partitions: int | None = None) -> None:
         self.spark = spark
         self.root = root
         self.jdbc_schema = jdbc_schema
-        self.jdbc_properties = jdbc_properties or {}
+        self.vocab_schema = vocab_schema
+        self.partitions = partitions
+        self.jdbc_properties = jdbc.with_driver(root, jdbc_properties or {}) if root.startswith("jdbc:") else {}
         self.report = ReadReport()
-        self._locations = self._discover_jdbc() if root.startswith("jdbc:") else self._discover_files()
+        self._locations = self._discover_jdbc() if self.is_jdbc else self._discover_files()
+
+    @property
+    def is_jdbc(self) -> bool:
+        return self.root.startswith("jdbc:")
 
     # ---------------------------------------------------------------- discovery
     def _hadoop_fs(self, path: str):
@@ -137,8 +150,21 @@ class OmopExtract:
         return found
 
     def _discover_jdbc(self) -> dict[str, TableLocation]:
-        prefix = f"{self.jdbc_schema}." if self.jdbc_schema else ""
-        return {t: TableLocation(t, prefix + t, "jdbc") for t in known_tables()}
+        """The schemas' tables, matched to CDM names case-insensitively; a wrong schema is one clear error."""
+        if not self.jdbc_schema:
+            raise InputError(f"--omop {redact(self.root)}: a jdbc: URL needs --jdbc-schema (the schema of the CDM "
+                             "tables)")
+        found: dict[str, TableLocation] = {}
+        with jdbc.connection(self.spark, self.root, self.jdbc_properties, "listing the CDM tables") as conn:
+            cdm = jdbc.find_schema(conn, self.jdbc_schema, self.root, "--jdbc-schema")
+            vocab = jdbc.find_schema(conn, self.vocab_schema, self.root, "--vocab-schema") if self.vocab_schema else cdm
+            wanted = set(known_tables())
+            for schema in dict.fromkeys([cdm, vocab]):
+                for name in jdbc.tables(conn, schema):
+                    table = name.lower()
+                    if table in wanted and (schema == vocab) == (table in VOCABULARY_TABLES or vocab == cdm):
+                        found[table] = TableLocation(table, f"{jdbc.quoted(schema)}.{jdbc.quoted(name)}", "jdbc")
+        return found
 
     # ---------------------------------------------------------------- reading
     def has(self, table: str) -> bool:
@@ -148,10 +174,13 @@ class OmopExtract:
     def location(self, table: str) -> TableLocation | None:
         return self._locations.get(table)
 
-    def read(self, table: str, columns: list[str], required: bool = False) -> DataFrame:
+    def read(self, table: str, columns: list[str], required: bool = False,
+             keep: tuple[str, list[int]] | None = None) -> DataFrame:
         """Typed DataFrame of `columns` (+ `_malformed`); an absent or empty table gives zero rows.
 
-        `required=True` turns an absent table into an InputError naming it.
+        `required=True` turns an absent table into an InputError naming it. `keep=(column, ids)` keeps only rows
+        whose column is one of the ids, applied to the source's own column so a JDBC or Parquet source filters
+        before the rows reach Spark (the caller decides when that is safe).
         """
         fields = table_fields(table)
         unknown = [c for c in columns if c not in fields]
@@ -170,9 +199,14 @@ class OmopExtract:
         except InputError:
             raise
         except Exception as exc:
+            if loc.fmt == "jdbc":
+                raise InputError(jdbc.describe(exc, self.root, f"table {table} ({loc.path})")) from None
             raise InputError(f"table {table}: cannot read {redact(loc.path)} as {loc.fmt}"
                              f" ({first_line(exc)}); check the file is complete and in the expected"
                              " format.") from None
+        if raw is not None and keep is not None:
+            lower = {c.lower(): c for c in raw.columns}
+            raw = raw.where(F.col(f"`{lower[keep[0]]}`").isin(keep[1])) if keep[0] in lower else raw
         if raw is None:
             if required:
                 raise InputError(f"table {table}: {redact(loc.path)} is empty; it is required.")
@@ -212,7 +246,8 @@ class OmopExtract:
             self.report.cdm53_columns[table] = sorted(renamed.values())
         malformed = (F.filter(F.array(*bad), lambda x: x.isNotNull()) if bad
                      else F.array().cast("array<string>"))
-        self.report.tables[table] = {"path": redact(loc.path), "format": loc.fmt, "columns": list(columns)}
+        self.report.tables[table] = {**self.report.tables.get(table, {}), "path": redact(loc.path), "format": loc.fmt,
+                                     "columns": list(columns)}
         return raw.select(*out, malformed.alias(MALFORMED))
 
     def _load(self, loc: TableLocation) -> DataFrame | None:
@@ -220,8 +255,7 @@ class OmopExtract:
         if loc.fmt == "parquet":
             return reader.parquet(loc.path)
         if loc.fmt == "jdbc":
-            props = dict(self.jdbc_properties)
-            return reader.format("jdbc").options(url=self.root, dbtable=loc.path, **props).load()
+            return self._load_jdbc(loc)
         options = {"header": True, "sep": loc.delimiter, "quote": '"', "escape": '"', "nullValue": "",
                    "emptyValue": None, "encoding": "UTF-8", "inferSchema": False}
         # First the header alone (one small job), then the file with every column a string plus the corrupt
@@ -235,6 +269,28 @@ class OmopExtract:
                 .option("mode", "PERMISSIVE").option("columnNameOfCorruptRecord", _CORRUPT)
                 .option("enforceSchema", True)  # header names were taken from the file itself just above
                 .csv(loc.path))
+
+    def _load_jdbc(self, loc: TableLocation) -> DataFrame:
+        """Spark's JDBC source; person-keyed tables in person_id ranges (bounds from min/max), streamed."""
+        props = {"fetchsize": "10000", **self.jdbc_properties}
+        reader = self.spark.read.format("jdbc").options(url=self.root, dbtable=loc.path, **props)
+        if "person_id" not in table_fields(loc.table) or self.partitions == 1:
+            return reader.load()
+        count = "count(*)" if self.partitions is None else "0"
+        bounds = (self.spark.read.format("jdbc")
+                  .options(url=self.root, **props,
+                           dbtable=f"(SELECT min(person_id) AS lo, max(person_id) AS hi, {count} AS n"
+                                   f" FROM {loc.path}) cohort_finder_bounds")
+                  .load().first())
+        if bounds is None or bounds["lo"] is None:
+            return reader.load()
+        n = self.partitions or -(-int(bounds["n"]) // ROWS_PER_PARTITION)
+        n = max(1, min(MAX_PARTITIONS, n, int(bounds["hi"]) - int(bounds["lo"]) + 1))
+        self.report.tables.setdefault(loc.table, {})["jdbc_partitions"] = n
+        if n == 1:
+            return reader.load()
+        return reader.options(partitionColumn="person_id", lowerBound=str(bounds["lo"]),
+                              upperBound=str(int(bounds["hi"]) + 1), numPartitions=str(n)).load()
 
     def _empty(self, table: str, columns: list[str]) -> DataFrame:
         fields = table_fields(table)

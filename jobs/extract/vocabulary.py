@@ -4,6 +4,9 @@ An item names a concept id or a vocabulary code; `include_descendants` adds ever
 concept_ancestor; excluded items (with their descendants) are removed from the set. Codes resolve through
 the extract's `concept` table plus the shipped `schemas/vocabulary/concept.csv`; descendants through the
 extract's `concept_ancestor` plus the shipped ancestor rows (Synthea's is empty, and its drugs are products).
+`include_mapped` (ATLAS) follows circe-be: the item (and its descendants, with `include_descendants`) is matched
+on `concept_relationship.concept_id_2` of valid 'Maps to' rows and their `concept_id_1` (the source concepts) join
+the set, or leave it for an excluded item; an extract without concept_relationship adds nothing (reported).
 
 The result is vocabulary, not person data, so it is small and collected to the driver: it becomes `isin`
 filters and a broadcast membership table.
@@ -39,6 +42,7 @@ class ResolvedConceptSets:
     members: dict[str, list[Member]]
     unresolved_codes: list[str] = field(default_factory=list)  # "set: VOCAB code" not in any vocabulary
     empty_sets: list[str] = field(default_factory=list)
+    mapped_unavailable: list[str] = field(default_factory=list)  # sets asking include_mapped, no relationships
 
     def ids(self, name: str) -> list[int]:
         return sorted({m.concept_id for m in self.members.get(name, [])})
@@ -52,7 +56,8 @@ class ResolvedConceptSets:
 
     def to_manifest(self) -> dict:
         return {"concept_sets": {n: len(self.ids(n)) for n in sorted(self.members)},
-                "unresolved_codes": self.unresolved_codes, "empty_concept_sets": self.empty_sets}
+                "unresolved_codes": self.unresolved_codes, "empty_concept_sets": self.empty_sets,
+                "include_mapped_without_concept_relationship": self.mapped_unavailable}
 
 
 def shipped_concepts(spark: SparkSession) -> DataFrame:
@@ -85,27 +90,37 @@ def resolve_concept_sets(spark: SparkSession, criteria: CriteriaFile, extract: O
     code_ids = {(r["vocabulary_id"], r["concept_code"]): int(r["concept_id"])
                 for r in _concepts_for_codes(spark, extract, codes).collect()}
     unresolved: list[str] = []
-    items: list[tuple[str, int, bool, bool, str | None]] = []  # (set, concept, descendants, exclude, label)
+    items: list[tuple[str, int, bool, bool, bool, str | None]] = []  # (set, concept, desc, exclude, mapped, label)
     for name, cs in criteria.concept_sets.items():
         for it in cs.items:
             cid = it.concept_id if it.concept_id is not None else code_ids.get((it.vocabulary, it.code))
             if cid is None:
                 unresolved.append(f"{name}: {it.vocabulary} {it.code}")
                 continue
-            items.append((name, cid, it.include_descendants, it.exclude, it.label))
-    roots = sorted({cid for _, cid, desc, _, _ in items if desc})
+            items.append((name, cid, it.include_descendants, it.exclude, it.include_mapped, it.label))
+    roots = sorted({cid for _, cid, desc, _, _, _ in items if desc})
     descendants: dict[int, set[int]] = {}
     for r in _ancestors_of(spark, extract, roots).collect():
         descendants.setdefault(int(r["ancestor_concept_id"]), set()).add(int(r["descendant_concept_id"]))
+
+    def reach_of(cid: int, desc: bool) -> set[int]:
+        return {cid} | (descendants.get(cid, set()) if desc else set())
+
+    targets = sorted({m for _, cid, desc, _, mapped, _ in items if mapped for m in reach_of(cid, desc)})
+    sources: dict[int, set[int]] = {}
+    for r in _mapped_sources(spark, extract, targets).collect():
+        sources.setdefault(int(r["concept_id_2"]), set()).add(int(r["concept_id_1"]))
     members: dict[str, list[Member]] = {}
     total = 0
     for name in criteria.concept_sets:
         chosen: dict[int, tuple[int, str | None]] = {}
         excluded: set[int] = set()
-        for set_name, cid, desc, exclude, label in items:
+        for set_name, cid, desc, exclude, mapped, label in items:
             if set_name != name:
                 continue
-            reach = {cid} | (descendants.get(cid, set()) if desc else set())
+            reach = reach_of(cid, desc)
+            if mapped:
+                reach |= {s for t in reach for s in sources.get(t, set())}
             if exclude:
                 excluded |= reach
                 continue
@@ -117,7 +132,9 @@ def resolve_concept_sets(spark: SparkSession, criteria: CriteriaFile, extract: O
     if total > MAX_RESOLVED:
         raise InputError(f"concept sets resolve to {total} concepts (> {MAX_RESOLVED}); check include_descendants")
     empty = sorted(n for n, m in members.items() if not m)
-    return ResolvedConceptSets(members, sorted(set(unresolved)), empty)
+    no_map = [] if extract.has("concept_relationship") else sorted(
+        {n for n, cs in criteria.concept_sets.items() if any(i.include_mapped for i in cs.items)})
+    return ResolvedConceptSets(members, sorted(set(unresolved)), empty, no_map)
 
 
 def _concepts_for_codes(spark: SparkSession, extract: OmopExtract, codes: list[tuple[str, str]]) -> DataFrame:
@@ -140,3 +157,13 @@ def _ancestors_of(spark: SparkSession, extract: OmopExtract, roots: list[int]) -
     if extract.has("concept_ancestor"):
         ours = extract.read("concept_ancestor", cols).select(*cols).unionByName(ours)
     return ours.where(F.col("ancestor_concept_id").isin(roots)).distinct()
+
+
+def _mapped_sources(spark: SparkSession, extract: OmopExtract, targets: list[int]) -> DataFrame:
+    """(concept_id_1, concept_id_2) of valid 'Maps to' rows into `targets`; none without concept_relationship."""
+    if not targets or not extract.has("concept_relationship"):
+        return local_frame(spark, [], "concept_id_1 long, concept_id_2 long")
+    rel = extract.read("concept_relationship", ["concept_id_1", "concept_id_2", "relationship_id", "invalid_reason"])
+    return (rel.where((F.col("relationship_id") == "Maps to") & F.col("invalid_reason").isNull()
+                      & F.col("concept_id_2").isin(targets))
+            .select("concept_id_1", "concept_id_2").distinct())

@@ -38,7 +38,7 @@ def build_manifest(cfg: RunConfig, *, read: ReadReport, gate: GateOutcome, resol
                    "missing_tables": sorted(set(read.missing_tables)),
                    "empty_tables": sorted(set(read.empty_tables)),
                    "missing_optional_columns": read.missing_optional_columns},
-        "criteria": {"path": cfg.criteria.path, "sha256": cfg.criteria.sha256,
+        "criteria": {"path": cfg.criteria.path, "sha256": cfg.criteria.sha256, "includes": cfg.criteria.includes,
                      "trial": criteria.trial, "version": criteria.version,
                      "cohorts": {c: len(s.criteria) for c, s in criteria.cohorts.items()}},
         "vocabulary": resolved.to_manifest(),

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 from pydantic import ValidationError
 
 from jobs.errors import CriteriaError
+from schemas.atlas import AtlasError, atlas_items
 from schemas.criteria import CriteriaFile
 
 
@@ -26,6 +27,7 @@ class LoadedCriteria:
     model: CriteriaFile
     path: str
     sha256: str
+    includes: dict[str, str] = field(default_factory=dict)  # ATLAS file (as written) -> its sha256
 
 
 def load_criteria(path: str | Path) -> LoadedCriteria:
@@ -37,10 +39,14 @@ def load_criteria(path: str | Path) -> LoadedCriteria:
         raise CriteriaError(f"{path}: criteria file not found") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise CriteriaError(f"{path}: cannot read ({exc})") from None
-    return LoadedCriteria(parse_criteria(text, str(path)), str(path), hashlib.sha256(data).hexdigest())
+    includes: dict[str, str] = {}
+    model = parse_criteria(text, str(path), base=path.parent, includes=includes)
+    return LoadedCriteria(model, str(path), hashlib.sha256(data).hexdigest(), includes)
 
 
-def parse_criteria(text: str, name: str = "<criteria>") -> CriteriaFile:
+def parse_criteria(text: str, name: str = "<criteria>", base: Path | None = None,
+                   includes: dict[str, str] | None = None) -> CriteriaFile:
+    """The validated model; `atlas:` concept sets are read relative to `base` (their hashes into `includes`)."""
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.load(text, Loader=_UniqueKeyLoader)
@@ -52,10 +58,33 @@ def parse_criteria(text: str, name: str = "<criteria>") -> CriteriaFile:
         raise CriteriaError(f"{name}: not valid YAML: {exc}") from None
     if not isinstance(data, dict):
         raise CriteriaError(f"{name}: expected a mapping with trial, concept_sets, criteria and cohorts")
+    _expand_atlas(data, node, name, base or Path("."), includes if includes is not None else {})
     try:
         return CriteriaFile.model_validate(data)
     except ValidationError as exc:
         raise CriteriaError(_describe(exc, data, node, name)) from None
+
+
+def _expand_atlas(data: dict, node: yaml.Node, name: str, base: Path, includes: dict[str, str]) -> None:
+    """Replace each `concept_sets.X.atlas: FILE` by the file's items, in place, before validation."""
+    sets = data.get("concept_sets")
+    if not isinstance(sets, dict):
+        return
+    for key, cs in sets.items():
+        if not isinstance(cs, dict) or "atlas" not in cs:
+            continue
+        line = _child(_child(_child(node, "concept_sets"), key), "atlas").start_mark.line + 1
+        where = f"{name}:{line}: concept_sets.{key}.atlas"
+        if not isinstance(cs["atlas"], str) or not cs["atlas"]:
+            raise CriteriaError(f"{where}: expected a path to an ATLAS concept set JSON file")
+        if "items" in cs:
+            raise CriteriaError(f"{where}: give either atlas or items, not both")
+        path = base / cs["atlas"]
+        try:
+            cs["items"] = atlas_items(path)
+        except AtlasError as exc:
+            raise CriteriaError(f"{where}: {exc}") from None
+        includes[cs["atlas"]] = hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):
