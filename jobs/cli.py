@@ -14,7 +14,8 @@ from datetime import date
 from pathlib import Path
 
 from jobs.config import RunConfig, jdbc_properties
-from jobs.errors import CohortFinderError
+from jobs.errors import ArgumentError, CohortFinderError
+from jobs.redaction import redact
 from jobs.rules.loader import load_criteria
 
 log = logging.getLogger("cohort_finder")
@@ -26,6 +27,13 @@ def _date(text: str) -> date:
         return date.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
+
+
+def _at_least_one(text: str) -> int:
+    n = int(text)
+    if n < 1:
+        raise argparse.ArgumentTypeError("must be >= 1")
+    return n
 
 
 def _positive(text: str) -> int:
@@ -53,6 +61,12 @@ def parser() -> argparse.ArgumentParser:
                                                       "or a jdbc: URL")
         sp.add_argument("--jdbc-schema", help="database schema holding the CDM tables (with a jdbc: --omop)")
         sp.add_argument("--jdbc-properties", help="file of key=value JDBC properties (user, password, driver)")
+        sp.add_argument("--vocab-schema", help="schema of concept, concept_ancestor, concept_relationship "
+                                               "(default: --jdbc-schema)")
+        sp.add_argument("--jdbc-partitions", type=_at_least_one, help="person_id ranges read in parallel per large "
+                                                                      "table (default: one per 1M rows)")
+        sp.add_argument("--jdbc-driver-jar", help="JDBC driver jar (default for PostgreSQL: "
+                                                  "/usr/share/java/postgresql.jar)")
         sp.add_argument("--master", help="Spark master for a plain run (spark-submit sets its own)")
 
     run = sub.add_parser("run", help="screen an extract against a criteria file and write results")
@@ -65,6 +79,10 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--min-cell-count", type=_positive, default=0,
                      help="show shared counts between 1 and N-1 as '<N' (0: off)")
     run.add_argument("--fail-on-quality-warnings", action="store_true")
+    run.add_argument("--cohort-include-possible", action="store_true",
+                     help="also write possible persons to the OMOP cohort table (their own cohort_definition_id)")
+    run.add_argument("--results-jdbc", help="jdbc: URL of a database to write the OMOP cohort table into")
+    run.add_argument("--results-schema", help="schema for --results-jdbc (cohort, cohort_definition)")
 
     check = sub.add_parser("check", help="run the data-quality gate alone and print a summary")
     omop_args(check)
@@ -87,18 +105,37 @@ def _setup_logging(verbose: int) -> None:
 
 def _config(args: argparse.Namespace, **more) -> RunConfig:
     """The run's configuration; the criteria file is loaded and validated here, before any JVM starts."""
+    results = getattr(args, "results_jdbc", None)
+    if results and not results.startswith("jdbc:"):
+        raise ArgumentError(f"--results-jdbc {redact(results)}: expected a jdbc: URL")
+    if bool(results) != bool(getattr(args, "results_schema", None)):
+        raise ArgumentError("--results-jdbc and --results-schema go together")
+    if not args.omop.startswith("jdbc:") and (args.vocab_schema or args.jdbc_partitions):
+        raise ArgumentError("--vocab-schema and --jdbc-partitions apply to a jdbc: --omop only")
     return RunConfig(omop=args.omop, criteria=load_criteria(args.criteria), out=getattr(args, "out", ""),
                      as_of=args.as_of, jdbc_schema=args.jdbc_schema,
-                     jdbc_properties=jdbc_properties(args.jdbc_properties), **more)
+                     jdbc_properties=jdbc_properties(args.jdbc_properties), vocab_schema=args.vocab_schema,
+                     jdbc_partitions=args.jdbc_partitions, results_jdbc=results,
+                     results_schema=getattr(args, "results_schema", None), **more)
+
+
+def _session(args: argparse.Namespace, cfg: RunConfig):
+    """The SparkSession, with the JDBC driver jar on its class path when a jdbc: URL is used."""
+    from jobs.jdbc import driver_jar
+    from jobs.session import build_session
+
+    urls = [u for u in (cfg.omop, cfg.results_jdbc) if u and u.startswith("jdbc:")]
+    jar = driver_jar(urls, args.jdbc_driver_jar) if urls or args.jdbc_driver_jar else None
+    return build_session(master=args.master, conf={"spark.jars": jar} if jar else None)
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
     cfg = _config(args, overwrite=args.overwrite, min_cell_count=args.min_cell_count,
-                  fail_on_quality_warnings=args.fail_on_quality_warnings)
+                  fail_on_quality_warnings=args.fail_on_quality_warnings,
+                  cohort_include_possible=args.cohort_include_possible)
     from jobs.pipeline import run
-    from jobs.session import build_session
 
-    spark = build_session(master=args.master)
+    spark = _session(args, cfg)
     try:
         result = run(spark, cfg)
     finally:
@@ -109,15 +146,17 @@ def _cmd_run(args: argparse.Namespace) -> int:
         print(f"  {cohort}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
     print(f"  as-of {m['as_of']} ({m['as_of_source']}); report: {result.out}/report.md; "
           f"candidates: {result.out}/candidates_<cohort>.csv")
+    if result.results_rows is not None:
+        print(f"  cohort table: {result.results_rows} rows into {redact(cfg.results_jdbc or '')} "
+              f"schema {cfg.results_schema}")
     return 0
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
     cfg = _config(args)
     from jobs.pipeline import check
-    from jobs.session import build_session
 
-    spark = build_session(master=args.master)
+    spark = _session(args, cfg)
     try:
         text, ok = check(spark, cfg)
     finally:

@@ -21,6 +21,11 @@ class RunConfig:
     jdbc_schema: str | None = None
     jdbc_properties: dict[str, str] = field(default_factory=dict)
     fail_on_quality_warnings: bool = False
+    vocab_schema: str | None = None  # JDBC: schema of concept, concept_ancestor, concept_relationship
+    jdbc_partitions: int | None = None  # JDBC: person_id ranges per large table (None: from the table's size)
+    cohort_include_possible: bool = False  # cohort table: possible persons too (their own cohort_definition_id)
+    results_jdbc: str | None = None  # cohort table also into this database ...
+    results_schema: str | None = None  # ... in this schema
 
 
 def jdbc_properties(path: str | None) -> dict[str, str]:

@@ -27,6 +27,10 @@ class ConservationError(CohortFinderError):
     exit_code = 3
 
 
+class ArgumentError(CohortFinderError):
+    """Command-line arguments that do not fit together."""
+
+
 class OutputError(CohortFinderError):
     """The output folder cannot be written as asked (exists without --overwrite, ...)."""
 

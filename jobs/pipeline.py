@@ -21,7 +21,7 @@ from jobs.config import RunConfig
 from jobs.extract.inputs import LAB_RESULTS, prepare_inputs, resolve_as_of
 from jobs.extract.reader import OmopExtract
 from jobs.features.build import FeatureInputs, build_features, feature_frame
-from jobs.outputs import publish
+from jobs.outputs import cohort_table, publish
 from jobs.outputs.candidates import write_candidates
 from jobs.outputs.conservation import check_conservation, check_outputs_written
 from jobs.outputs.fs import OutputFS
@@ -43,6 +43,7 @@ STATUS_COLUMNS = ("cohort", "person_id", "status", "failed", "unknown", "review"
 class RunResult:
     out: str
     manifest: dict
+    results_rows: int | None = None  # cohort rows inserted into --results-jdbc
 
 
 class Timer:
@@ -72,10 +73,13 @@ def run(spark: SparkSession, cfg: RunConfig) -> RunResult:
     publish.check_target(fs, target, cfg.overwrite)
     stage_dir = publish.staging_path(target, run_id)
     criteria = cfg.criteria.model
+    defs = cohort_table.definitions(criteria, cfg.criteria.sha256, cfg.cohort_include_possible)
+    if cfg.results_jdbc:  # before hours of work: the results database is reachable and has the schema
+        cohort_table.check_results_target(spark, cfg.results_jdbc, cfg.results_schema or "", cfg.jdbc_properties)
     gated = None
     try:
         with timer.stage("read"):
-            extract = OmopExtract(spark, cfg.omop, cfg.jdbc_schema, cfg.jdbc_properties)
+            extract = open_extract(spark, cfg)
             as_of, as_of_source = resolve_as_of(extract, cfg.as_of)
             suites = load_suites()
             inputs = prepare_inputs(spark, extract, criteria, lab_units(suites))
@@ -117,12 +121,16 @@ def run(spark: SparkSession, cfg: RunConfig) -> RunResult:
                 by_status[(cohort, st)] = by_status.get((cohort, st), 0) + n
             with described(spark, "write: conservation"):
                 conservation = check_conservation(status, criteria, persons, attrition, candidates)
+            with described(spark, "write: cohort table"):
+                cohort_table.write_cohort_tables(status, defs, as_of, stage_dir,
+                                                 sum(by_status.get((d.cohort, d.status), 0) for d in defs))
             write_counts_csv(fs, stage_dir, attrition, by_site, cfg.min_cell_count)
             fs.delete(f"{stage_dir}/_work")
         manifest = build_manifest(cfg, read=extract.report, gate=gated, resolved=inputs.resolved, as_of=as_of,
                                   as_of_source=as_of_source, run_id=run_id, started=started, timings=timer.stages,
                                   persons=persons, by_status=by_status, conservation=conservation,
                                   quarantine=quarantine)
+        manifest["cohort_table"] = cohort_table.to_manifest(defs, cfg.results_jdbc, cfg.results_schema)
         write_report(fs, stage_dir, criteria, manifest, attrition, by_site, by_status, cfg.min_cell_count)
         check_outputs_written(fs, stage_dir, list(criteria.cohorts))
         publish.write_manifest(fs, stage_dir, manifest)  # last file: its presence marks a complete result
@@ -132,13 +140,25 @@ def run(spark: SparkSession, cfg: RunConfig) -> RunResult:
             gated.release()
         publish.abandon(fs, stage_dir)
         raise
-    return RunResult(target, manifest)
+    rows = None
+    if cfg.results_jdbc:  # the published result is the record; the database gets a copy of its cohort rows
+        with timer.stage("results"):
+            ids = [d.cohort_definition_id for d in cohort_table.definitions(criteria, "", True)]
+            rows = cohort_table.write_results_jdbc(
+                spark, cfg.results_jdbc, cfg.results_schema or "", cfg.jdbc_properties,
+                spark.read.parquet(f"{target}/{cohort_table.COHORT}"), defs, ids, as_of, run_id)
+    return RunResult(target, manifest, rows)
+
+
+def open_extract(spark: SparkSession, cfg: RunConfig) -> OmopExtract:
+    return OmopExtract(spark, cfg.omop, cfg.jdbc_schema, cfg.jdbc_properties, vocab_schema=cfg.vocab_schema,
+                       partitions=cfg.jdbc_partitions)
 
 
 def check(spark: SparkSession, cfg: RunConfig) -> tuple[str, bool]:
     """`cohort-finder check`: the read stage and the gate alone; returns the summary text and whether it
     passed (no error-severity expectation failed)."""
-    extract = OmopExtract(spark, cfg.omop, cfg.jdbc_schema, cfg.jdbc_properties)
+    extract = open_extract(spark, cfg)
     as_of, source = resolve_as_of(extract, cfg.as_of)
     suites = load_suites()
     inputs = prepare_inputs(spark, extract, cfg.criteria.model, lab_units(suites))

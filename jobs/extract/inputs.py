@@ -40,6 +40,16 @@ DRUG_STRENGTH_COLUMNS = ["drug_concept_id", "ingredient_concept_id", "amount_val
                          "invalid_reason"]
 DOSE_EXPOSURE_COLUMNS = ["quantity"]
 LAB_RESULTS = "lab_results"  # the frame of the criteria's lab results, beside the tables
+# Event tables whose rows are evidence only through a concept set, by their concept column. Over JDBC only
+# rows in some concept set of the criteria are read: the `IN (...)` goes into the database's WHERE, so a
+# 100M-row measurement table is not shipped whole. A feature that reads rows outside every concept set must
+# take its table out of this registry. Files are read whole (the quality gate then sees every row).
+CONCEPT_FILTERED: dict[str, str] = {
+    "condition_occurrence": "condition_concept_id", "observation": "observation_concept_id",
+    "procedure_occurrence": "procedure_concept_id", "drug_exposure": "drug_concept_id",
+    "measurement": "measurement_concept_id",
+}
+MAX_PUSHED_IDS = 10_000  # above this many concept ids the IN list costs more than it saves: read whole
 
 
 @dataclass
@@ -61,13 +71,25 @@ def resolve_as_of(extract: OmopExtract, given: date | None) -> tuple[date, str]:
     return datetime.now(UTC).date(), "today (no --as-of, no cdm_source.source_release_date)"
 
 
-def read_tables(extract: OmopExtract, extra: dict[str, list[str]] | None = None) -> dict[str, DataFrame]:
-    """COLUMNS' tables, plus `extra` columns (of those tables or optional others) that only some criteria read."""
+def pushed_filters(extract: OmopExtract, resolved: ResolvedConceptSets) -> dict[str, tuple[str, list[int]]]:
+    """`keep` filters per table for a JDBC source: every concept id of every set (a superset of what any rule
+    reads from any table); none for files or when the sets are too large to list."""
+    ids = sorted({m.concept_id for members in resolved.members.values() for m in members})
+    if not extract.is_jdbc or not ids or len(ids) > MAX_PUSHED_IDS:
+        return {}
+    return {table: (column, ids) for table, column in CONCEPT_FILTERED.items()}
+
+
+def read_tables(extract: OmopExtract, extra: dict[str, list[str]] | None = None,
+                keep: dict[str, tuple[str, list[int]]] | None = None) -> dict[str, DataFrame]:
+    """COLUMNS' tables, plus `extra` columns (of those tables or optional others) that only some criteria read;
+    `keep` row filters per table (see CONCEPT_FILTERED)."""
     extra = extra or {}
     frames = {"person": extract.read("person", COLUMNS["person"], required=True)}
     for table in [*COLUMNS, *[t for t in extra if t not in COLUMNS]]:
         if table != "person":
-            frames[table] = extract.read(table, COLUMNS.get(table, []) + extra.get(table, []))
+            frames[table] = extract.read(table, COLUMNS.get(table, []) + extra.get(table, []),
+                                         keep=(keep or {}).get(table))
     return frames
 
 
@@ -83,8 +105,8 @@ def prepare_inputs(spark: SparkSession, extract: OmopExtract, criteria: Criteria
     """Typed tables, resolved concept sets, the feature plan, and the criteria's lab results (carrying the
     conversions into every unit the plan reads and into each lab's `canonical_units` plausibility unit)."""
     plan = plan_features(criteria)
-    frames = read_tables(extract, extra_columns(plan))
-    resolved = resolve_concept_sets(spark, criteria, extract)
+    resolved = resolve_concept_sets(spark, criteria, extract)  # first: its ids filter the JDBC reads
+    frames = read_tables(extract, extra_columns(plan), pushed_filters(extract, resolved))
     lab_sets = sorted({criteria.labs[lab].concept_set for lab in plan.lab_names()})  # the labs the criteria read
     frames[LAB_RESULTS] = lab_results(frames["measurement"], resolved.table(spark, lab_sets), criteria.labs,
                                       plan.lab_units(), canonical_units)

@@ -38,7 +38,7 @@ CDM53_NAMES: dict[str, dict[str, str]] = {
         "parent_visit_detail_id": "visit_detail_parent_id",
     },
 }
-VOCABULARY_TABLES = ("concept", "concept_ancestor", "concept_relationship")  # read from --vocab-schema
+VOCABULARY_TABLES = ("concept", "concept_ancestor", "concept_relationship", "drug_strength")  # read from --vocab-schema
 ROWS_PER_PARTITION = 1_000_000  # JDBC reads: one partition per this many rows when --jdbc-partitions is not given
 MAX_PARTITIONS = 200
 CSV_SUFFIXES = (".csv", ".csv.gz", ".csv.bz2", ".txt", ".tsv", ".tsv.gz")
@@ -188,6 +188,9 @@ class OmopExtract:
             raise ValueError(f"{table}: not CDM columns: {unknown}")
         loc = self._locations.get(table)
         if loc is None or loc.empty:
+            if required and self.is_jdbc:
+                raise InputError(f"table {table}: not found in schema {self.jdbc_schema} of {redact(self.root)};"
+                                 " it is required.")
             if required:
                 raise InputError(f"table {table}: {'empty' if loc else 'not found'} in {self.root}; it is"
                                  f" required (expected {table}.csv, {table.upper()}.csv, {table}.parquet"

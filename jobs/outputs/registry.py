@@ -34,6 +34,8 @@ OUTPUTS: tuple[Output, ...] = (
     Output("counts_by_site.csv", "csv", "persons per cohort, site and status", shared=True),
     Output("features/{family}", "parquet", "the person-level feature tables (schemas/features.py)"),
     Output("quarantine", "parquet", "rows never used as evidence, with their reason"),
+    Output("cohort", "parquet", "OMOP cohort rows: eligible (and with --cohort-include-possible, possible) persons"),
+    Output("cohort_definition", "parquet", "OMOP cohort_definition rows, one per cohort and status written"),
     Output("report.md", "markdown", "status counts, funnels, sites, data quality, review items, timings",
            shared=True),
     Output("manifest.json", "json", "inputs, as-of, versions, counts, data-quality results, timings; written last"),

@@ -10,7 +10,7 @@ from pathlib import Path
 SPEC = json.loads((Path(__file__).resolve().parents[2] / "schemas" / "omop_cdm.json").read_text())["tables"]
 ALL_TABLES = ["person", "observation_period", "death", "condition_occurrence", "drug_exposure",
               "procedure_occurrence", "measurement", "observation", "visit_occurrence", "care_site", "location",
-              "cdm_source", "concept", "concept_ancestor"]
+              "cdm_source", "concept", "concept_ancestor", "concept_relationship"]
 
 
 def columns(table: str) -> list[str]:
@@ -101,6 +101,13 @@ class Extract:
         self.rows["concept_ancestor"].append({
             "ancestor_concept_id": ancestor, "descendant_concept_id": descendant, "min_levels_of_separation": 1,
             "max_levels_of_separation": 1})
+        return self
+
+    def maps_to(self, source: int, target: int, invalid_reason: str | None = None) -> Extract:
+        """A concept_relationship 'Maps to' row: `source` (e.g. an ICD10CM code) maps to the standard `target`."""
+        self.rows["concept_relationship"].append({
+            "concept_id_1": source, "concept_id_2": target, "relationship_id": "Maps to",
+            "valid_start_date": "1970-01-01", "valid_end_date": "2099-12-31", "invalid_reason": invalid_reason})
         return self
 
     def care_site(self, care_site_id: int, name: str) -> Extract:
