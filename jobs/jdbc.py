@@ -58,28 +58,33 @@ def with_driver(url: str, props: dict[str, str]) -> dict[str, str]:
     return {"driver": cls, **props} if cls else dict(props)
 
 
-def sql_state(exc: BaseException) -> str | None:
-    """The SQLState of the first java.sql.SQLException in a py4j error's cause chain."""
+def sql_error(exc: BaseException) -> tuple[str, str] | None:
+    """(SQLState, first line of its message) of the first java.sql.SQLException in a py4j error's cause chain."""
     java = getattr(exc, "java_exception", None)
     seen = 0
     while java is not None and seen < 20:
         try:
             state = java.getSQLState()
             if state:
-                return str(state)
+                text = str(java.getMessage() or "").strip().splitlines()
+                return str(state), (text[0] if text else "")[:300]
         except Exception:  # not an SQLException: no such method
             pass
         java, seen = java.getCause(), seen + 1
     return None
 
 
+def sql_state(exc: BaseException) -> str | None:
+    found = sql_error(exc)
+    return found[0] if found else None
+
+
 def describe(exc: BaseException, url: str, what: str) -> str:
     """One line: where (the redacted URL), what was being done, and the classified cause."""
-    state = sql_state(exc) or ""
-    text = first_line(exc)
     if "No suitable driver" in str(exc) or "ClassNotFoundException" in str(exc):
         return (f"{redact(url)}: no JDBC driver for this URL; give --jdbc-driver-jar PATH (Debian: apt-get install "
                 "libpostgresql-jdbc-java puts it in /usr/share/java/)")
+    state, text = sql_error(exc) or ("", first_line(exc))
     reason = STATES.get(state) or STATES.get(state[:2])
     if reason is None:
         return f"{redact(url)}: {what}: {text}"
