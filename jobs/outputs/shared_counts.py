@@ -74,7 +74,7 @@ def build_system(steps: dict[str, list[str]], attrition: list[dict], by_site: li
     for cid in {c for ids in steps.values() for c in ids}:
         system.equal([outcome_key(cid, o) for o in OUTCOME_NAMES], [PERSONS])
     totals: dict[tuple, int] = {}
-    for cohort, site, status, n in by_site:
+    for cohort, _site, status, n in by_site:
         totals[status_key(cohort, status)] = totals.get(status_key(cohort, status), 0) + n
     sites = sorted({s or "" for _, s, _, _ in by_site})
     grid = {(c, s or "", st): n for c, s, st, n in by_site}
@@ -104,9 +104,9 @@ def _funnel_relations(system: System, cohort: str, ids: list[str]) -> None:
         system.at_most([clear], [rem])
         system.at_most([prev], [rem, fail])  # those who leave at this step fail it
         system.at_most([prev_clear], [clear, fail, unknown])
-        for earlier in ids[:step]:  # those still in have not failed any earlier step (nor been unknown on it)
-            system.at_most([rem], [outcome_key(earlier, o) for o in ("pass", "unknown", "review")])
-            system.at_most([clear], [outcome_key(earlier, o) for o in ("pass", "review")])
+        # those still in have not failed this step (nor been unknown on it); earlier steps follow by the chain
+        system.at_most([rem], [outcome_key(cid, o) for o in ("pass", "unknown", "review")])
+        system.at_most([clear], [outcome_key(cid, o) for o in ("pass", "review")])
     system.equal([remaining_key(cohort, last, True)], [status_key(cohort, "eligible")])
     system.equal([remaining_key(cohort, last)], [status_key(cohort, "eligible"), status_key(cohort, "possible")])
 

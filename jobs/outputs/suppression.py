@@ -6,9 +6,11 @@ criteria shared by cohorts) and the published table is audited the way an attack
 small cell, the exact lower and upper bounds a linear program derives from everything published (visible
 cells are constants, a `<k` cell is in [1, k-1], a `*` cell is any count >= 0). While a small cell's range is
 narrower than the protection margin (upper minus lower bound at least `margin`; by default half of what `<k`
-alone leaves: 5 for k = 11), the smallest visible count linked to it (zeros first) is hidden too as `*`.
-When every linked count is hidden and the range is still too narrow (e.g. ten sites of one eligible person
-each under an eligible total `<11` pins each to 1), the small cell itself is shown as `*` instead of `<k`.
+alone leaves: 5 for k = 11), a visible count >= k linked to it is hidden too as `*`: the smallest that
+protects it on its own, else the one that widens its range most.
+When hiding more does not widen a cell (its narrowness comes from the relations among hidden cells
+themselves), it stays `<k` if it is still not derivable (range at least 1 wide; listed in `narrow`), else it is
+shown as `*` instead of `<k` (e.g. ten sites of one eligible person each under an eligible total `<11`).
 Hiding a cell only widens the feasible set, so a cell once protected stays protected and one pass suffices.
 
 Pure Python over a few hundred cells (scipy's HiGHS for the bounds); no Spark.
@@ -25,6 +27,7 @@ from scipy.optimize import linprog
 Key = Hashable
 SECONDARY = "*"
 _EPS = 1e-6
+_TRIES = 12  # candidates evaluated per step (smallest first): bounds the audit's cost on wide relations
 
 
 @dataclass
@@ -68,6 +71,7 @@ class Published:
     primary: frozenset
     secondary: frozenset
     withheld: frozenset = frozenset()  # small cells shown as `*`: `<k` would have let them be worked out
+    narrow: frozenset = frozenset()  # `<k` cells not derivable but under the margin: nothing linked widens them
 
     def show(self, key: Key) -> str:
         if key in self.primary:
@@ -81,37 +85,62 @@ class Published:
         return None if key in self.primary or key in self.secondary else self.values[key]
 
 
+def _index(system: System) -> dict[Key, list[int]]:
+    """cell -> the relations it appears in (equalities first, then inequalities, by position)."""
+    out: dict[Key, list[int]] = {}
+    for i, con in enumerate(system.equalities + system.inequalities):
+        for key in con:
+            out.setdefault(key, []).append(i)
+    return out
+
+
+def _component(system: System, index: dict[Key, list[int]], key: Key, hidden: set) -> tuple[list[Key], set[int]]:
+    """The hidden cells linked to `key` through relations holding two hidden cells, and those relations: the
+    rest of the system is constants for them, so the LP of `key` needs only this part."""
+    constraints = system.equalities + system.inequalities
+    seen, frontier, used = {key}, [key], set()
+    while frontier:
+        nxt = []
+        for cell in frontier:
+            for i in index.get(cell, ()):
+                used.add(i)
+                for other in constraints[i]:
+                    if other in hidden and other not in seen:
+                        seen.add(other)
+                        nxt.append(other)
+        frontier = nxt
+    return sorted(seen, key=repr), used
+
+
 def attacker_bounds(system: System, primary: set, secondary: set, k: int,
                     keys: Iterable[Key] | None = None) -> dict[Key, tuple[float, float]]:
     """Exact LP bounds of each hidden cell (or of `keys`) given everything published."""
-    hidden = sorted(primary | secondary, key=repr)
-    index = {key: i for i, key in enumerate(hidden)}
-
-    def rows(constraints: list[dict[Key, int]]) -> tuple[np.ndarray, np.ndarray]:
-        a, b = [], []
-        for con in constraints:
-            if not any(key in index for key in con):
-                continue
-            row = np.zeros(len(hidden))
-            rhs = 0.0
-            for key, coef in con.items():
-                if key in index:
-                    row[index[key]] += coef
-                else:
-                    rhs -= coef * system.values[key]
-            a.append(row)
-            b.append(rhs)
-        return (np.array(a) if a else None), (np.array(b) if b else None)
-
-    a_eq, b_eq = rows(system.equalities)
-    a_ub, b_ub = rows(system.inequalities)
-    bounds = [(1, k - 1) if key in primary else (0, None) for key in hidden]
+    hidden = primary | secondary
+    index = _index(system)
+    n_eq = len(system.equalities)
+    constraints = system.equalities + system.inequalities
     out: dict[Key, tuple[float, float]] = {}
-    for key in (hidden if keys is None else keys):
-        c = np.zeros(len(hidden))
-        c[index[key]] = 1.0
-        lo = linprog(c, A_ub=a_ub, b_ub=b_ub, A_eq=a_eq, b_eq=b_eq, bounds=bounds, method="highs")
-        hi = linprog(-c, A_ub=a_ub, b_ub=b_ub, A_eq=a_eq, b_eq=b_eq, bounds=bounds, method="highs")
+    for key in (sorted(hidden, key=repr) if keys is None else keys):
+        cells, used = _component(system, index, key, hidden)
+        col = {c: j for j, c in enumerate(cells)}
+        a_eq, b_eq, a_ub, b_ub = [], [], [], []
+        for i in sorted(used):
+            row = np.zeros(len(cells))
+            rhs = 0.0
+            for cell, coef in constraints[i].items():
+                if cell in col:
+                    row[col[cell]] += coef
+                else:
+                    rhs -= coef * system.values[cell]
+            (a_eq if i < n_eq else a_ub).append(row)
+            (b_eq if i < n_eq else b_ub).append(rhs)
+        bounds = [(1, k - 1) if c in primary else (0, None) for c in cells]
+        c = np.zeros(len(cells))
+        c[col[key]] = 1.0
+        args = {"A_ub": np.array(a_ub) if a_ub else None, "b_ub": np.array(b_ub) if b_ub else None,
+                "A_eq": np.array(a_eq) if a_eq else None, "b_eq": np.array(b_eq) if b_eq else None,
+                "bounds": bounds, "method": "highs"}
+        lo, hi = linprog(c, **args), linprog(-c, **args)
         if lo.status != 0 or hi.status not in (0, 3):  # 3: unbounded above
             raise RuntimeError(f"internal: suppression audit LP failed ({lo.message}; {hi.message})")
         out[key] = (float(lo.fun), float("inf") if hi.status == 3 else float(-hi.fun))
@@ -124,29 +153,23 @@ def default_margin(k: int) -> int:
 
 
 def protected(bounds: tuple[float, float], margin: int) -> bool:
-    lo, hi = bounds
-    return hi - lo >= margin - _EPS
+    return _width(bounds) >= margin - _EPS
 
 
-def _linked(system: System, key: Key, hidden: set) -> list[Key]:
-    """Cells sharing a relation with `key` or with a hidden cell reachable from it through relations."""
+def _width(bounds: tuple[float, float]) -> float:
+    return bounds[1] - bounds[0]
+
+
+def _candidates(system: System, index: dict[Key, list[int]], key: Key, hidden: set, k: int) -> list[Key]:
+    """Visible counts >= k to hide next for `key`: first those in a relation with `key` itself, then those in
+    a relation with a hidden cell linked to it; smallest first (least information lost), zeros last."""
     constraints = system.equalities + system.inequalities
-    seen, frontier, out = {key}, [key], set()
-    while frontier:
-        nxt = []
-        for con in constraints:
-            if not any(c in con for c in frontier):
-                continue
-            for other in con:
-                if other in seen:
-                    continue
-                seen.add(other)
-                if other in hidden:
-                    nxt.append(other)
-                else:
-                    out.add(other)
-        frontier = nxt
-    return sorted(out, key=lambda c: (system.values[c], repr(c)))
+    cells, _ = _component(system, index, key, hidden)
+    for group in ([key], cells):
+        found = {o for cell in group for i in index.get(cell, ()) for o in constraints[i] if o not in hidden}
+        if found:  # counts >= k smallest first, then zeros (a hidden 0 helps only through inequalities)
+            return sorted(found, key=lambda c: (system.values[c] == 0, system.values[c], repr(c)))
+    return []
 
 
 def protect(system: System, k: int, margin: int | None = None) -> Published:
@@ -158,14 +181,29 @@ def protect(system: System, k: int, margin: int | None = None) -> Published:
     margin = default_margin(k) if margin is None else margin
     primary = {key for key, v in values.items() if 0 < v < k}
     secondary: set = set()
-    withheld = set()
+    withheld, narrow = set(), set()
+    index = _index(system)
     for key in sorted(primary, key=repr):
-        while not protected(attacker_bounds(system, primary, secondary, k, [key])[key], margin):
-            candidates = _linked(system, key, primary | secondary)
-            if not candidates:  # every linked count is hidden already: do not even say it is small
-                primary.discard(key)
+        while True:
+            width = _width(attacker_bounds(system, primary, secondary, k, [key])[key])
+            if width >= margin - _EPS:
+                break
+            # the smallest count that protects `key` on its own, else the one that widens its range most
+            candidates = _candidates(system, index, key, primary | secondary, k)
+            tried = [(_width(attacker_bounds(system, primary, secondary | {c}, k, [key])[key]), c)
+                     for c in candidates[:_TRIES]]
+            enough = [c for w, c in tried if w >= margin - _EPS]
+            gain, best = (margin, enough[0]) if enough else max(tried, key=lambda t: (t[0], -values[t[1]]),
+                                                                  default=(width, None))
+            if best is not None and gain > width + _EPS:
+                secondary.add(best)
+            elif width < 1 - _EPS and candidates:  # derivable, no single cell helps: open relations one by one
+                secondary.add(candidates[0])
+            elif width < 1 - _EPS and key in primary:  # derivable with everything linked hidden: not even say
+                primary.discard(key)                   # it is small
                 secondary.add(key)
                 withheld.add(key)
+            else:  # not derivable; under the margin by the relations among hidden cells themselves
+                narrow.add(key)
                 break
-            secondary.add(candidates[0])
-    return Published(k, values, frozenset(primary), frozenset(secondary), frozenset(withheld))
+    return Published(k, values, frozenset(primary), frozenset(secondary), frozenset(withheld), frozenset(narrow))
