@@ -58,6 +58,10 @@ def build_manifest(cfg: RunConfig, *, read: ReadReport, gate: GateOutcome, resol
         "status_counts": status_counts,
         "conservation": conservation,
         "min_cell_count": cfg.min_cell_count,
+        "suppression": {"small_cells": len(shared.published.primary) + len(shared.published.withheld),
+                        "complementary_cells": len(shared.published.secondary) - len(shared.published.withheld),
+                        "withheld_small_cells": len(shared.published.withheld),
+                        "under_margin_cells": len(shared.published.narrow)},
         "quarantine": quarantine,
         "timings_seconds": dict(timings),
     }
