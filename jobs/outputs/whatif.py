@@ -89,11 +89,13 @@ def whatif(results_dir: str, dropped: list[str], unknown_as: str | None) -> tupl
                          f"(its cohorts: {', '.join(cohorts)})")
     before = scenario(con, results, [], None)
     after = scenario(con, results, dropped, unknown_as)
+    for sc in (before, after):  # cohorts in the criteria file's order
+        sc.status_counts = {c: sc.status_counts[c] for c in cohorts if c in sc.status_counts}
     return before, after
 
 
 def comparison_text(before: Scenario, after: Scenario, dropped: list[str], unknown_as: str | None) -> str:
-    what = ", ".join(f"without {c}" for c in dropped) + (f"; unknown read as {unknown_as}" if unknown_as else "")
+    what = "; ".join([*(f"without {c}" for c in dropped), *([f"unknown read as {unknown_as}"] if unknown_as else [])])
     lines = [f"what if: {what or 'as run'}"]
     for cohort, counts in after.status_counts.items():
         old = before.status_counts.get(cohort, {})
