@@ -4,6 +4,7 @@ are searchable and the file needs no font), deterministic (fixed hash salt, no d
 from __future__ import annotations
 
 import io
+import textwrap
 
 import matplotlib
 
@@ -61,7 +62,7 @@ def age_sex(panels: dict[str, dict[tuple[str, str], int]], bands: list[str]) -> 
     names = list(panels)
     cols = min(4, max(1, len(names)))
     rows = (len(names) + cols - 1) // cols
-    fig, axes = plt.subplots(rows, cols, figsize=(1.9 * cols, 1.5 * rows + 0.3), squeeze=False, sharey=True)
+    fig, axes = plt.subplots(rows, cols, figsize=(2.4 * cols, 1.7 * rows + 0.3), squeeze=False, sharey=True)
     xs = list(range(len(bands)))
     for ax, name in zip(axes.flat, names, strict=False):
         counts = panels[name]
@@ -71,7 +72,7 @@ def age_sex(panels: dict[str, dict[tuple[str, str], int]], bands: list[str]) -> 
         ax.bar(xs, f, color=ORANGE, label="female")
         ax.bar(xs, m, bottom=f, color=BLUE, label="male")
         ax.bar(xs, o, bottom=[a + b for a, b in zip(f, m, strict=True)], color=GREY, label="other/unknown")
-        ax.set_title(name or "(no site)", fontsize=8)
+        ax.set_title(textwrap.shorten(name or "(no site)", width=30, placeholder="…"), fontsize=6)
         ax.set_xticks(xs, bands, fontsize=6, rotation=90)
     for ax in list(axes.flat)[len(names):]:
         ax.axis("off")

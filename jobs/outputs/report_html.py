@@ -13,8 +13,8 @@ import jinja2
 from jobs.outputs import charts
 from jobs.outputs.report_data import AGE_BANDS, ReportData
 from jobs.outputs.shared_counts import PERSONS, SharedCounts, outcome_key, remaining_key, site_key, status_key
-from jobs.rules.evaluation import STATUSES
-from schemas.criteria import CriteriaFile, ReviewRule
+from jobs.rules.evaluation import STATUSES, protocol_wide_review
+from schemas.criteria import CriteriaFile, Criterion, ReviewRule
 
 _ENV = jinja2.Environment(loader=jinja2.PackageLoader("jobs.outputs", "templates"),
                           autoescape=jinja2.select_autoescape(["html", "j2"]), undefined=jinja2.StrictUndefined,
@@ -42,6 +42,13 @@ def _glance(criteria: CriteriaFile, manifest: dict, shared: SharedCounts) -> lis
             ("Run", f"{manifest['run_id']}; {round(sum(manifest['timings_seconds'].values()), 1)} s")]
 
 
+def _check_item(criterion: Criterion) -> dict:
+    if isinstance(criterion.rule, ReviewRule):
+        return {"criterion": criterion.id, "type": criterion.type, "text": criterion.rule.reason}
+    return {"criterion": criterion.id, "type": criterion.type,
+            "text": f"no record found in the data; confirm: {criterion.approximates}"}
+
+
 def _cohort(criteria: CriteriaFile, cohort: str, shared: SharedCounts, data: ReportData | None) -> dict:
     spec = criteria.cohorts[cohort]
     ids = list(spec.criteria)
@@ -66,9 +73,8 @@ def _cohort(criteria: CriteriaFile, cohort: str, shared: SharedCounts, data: Rep
                                          [shared.visible(site_key(cohort, s, "eligible")) for s in shared.sites],
                                          [shared.visible(site_key(cohort, s, "possible")) for s in shared.sites])
            if shared.sites else "",
-           "checklist": [{"criterion": cid, "type": criteria.criterion(cid).type,
-                          "text": criteria.criterion(cid).rule.reason}
-                         for cid in ids if isinstance(criteria.criterion(cid).rule, ReviewRule)]}
+           "checklist": [_check_item(criteria.criterion(cid)) for cid in ids
+                         if protocol_wide_review(criteria.criterion(cid))]}
     if data is not None:
         not_failing = [shared.visible(status_key(cohort, "eligible")), shared.visible(status_key(cohort, "possible"))]
         denominator = None if None in not_failing else sum(not_failing)
@@ -83,7 +89,8 @@ def _cohort(criteria: CriteriaFile, cohort: str, shared: SharedCounts, data: Rep
         out["age_sex_svg"] = charts.age_sex(dict(sorted(panels.items())), bands) if panels else ""
         out["top"] = data.top.get(cohort, [])
         out["review_if"] = [{"criterion": cid, "text": criteria.criterion(cid).approximates or ""}
-                            for cid in ids if criteria.criterion(cid).review_if]
+                            for cid in ids if criteria.criterion(cid).review_if
+                            and not protocol_wide_review(criteria.criterion(cid))]
     return out
 
 

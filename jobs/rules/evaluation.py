@@ -12,7 +12,7 @@ from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from jobs.rules.compiler import OUTCOMES, compile_criteria, result_column
-from schemas.criteria import CriteriaFile, ReviewRule
+from schemas.criteria import CriteriaFile, Criterion, ReviewRule
 
 STATUSES = ("eligible", "possible", "ineligible")
 
@@ -87,16 +87,24 @@ def ranks(evaluated: DataFrame, criteria: CriteriaFile) -> DataFrame:
             .select(F.col("cohort").alias("_r_cohort"), F.col("person_id").alias("_r_person_id"), "rank"))
 
 
+def protocol_wide_review(criterion: Criterion) -> bool:
+    """A review item that is the same for every candidate: `kind: review` (investigator opinion, screening-visit
+    tests), or an exclusion whose computed pass ("no record of it") is to be confirmed (`review_if: [pass]`)."""
+    return isinstance(criterion.rule, ReviewRule) or (criterion.type == "exclusion" and
+                                                      set(criterion.review_if) == {"pass"})
+
+
 def _summary(criteria: CriteriaFile, cids: list[str]) -> Column:
     """What a coordinator reads: the inclusions' qualifying evidence, every unknown with what is missing, the
-    person-specific review items. Protocol-wide review items (`kind: review`, the same for everyone) are left
-    out: the report's screening checklist lists them once per cohort."""
+    person-specific review items. Protocol-wide review items (protocol_wide_review) are left out: the
+    report's screening checklist lists them once per cohort."""
     parts = []
     for c in cids:
         crit = criteria.criterion(c)
         if isinstance(crit.rule, ReviewRule):
             continue
-        shown = ("pass", "unknown", "review") if crit.type == "inclusion" else ("unknown", "review")
+        shown = (("pass", "unknown", "review") if crit.type == "inclusion" else
+                 ("unknown",) if protocol_wide_review(crit) else ("unknown", "review"))
         parts.append(F.when(_outcome(c).isin(*shown), F.concat(
             F.lit(f"{c} "), _outcome(c), F.lit(": "), F.coalesce(F.col(result_column(c))["evidence"], F.lit("")))))
     if not parts:
