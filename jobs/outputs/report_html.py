@@ -15,6 +15,7 @@ from jobs.outputs.report_data import AGE_BANDS, ReportData
 from jobs.outputs.shared_counts import PERSONS, SharedCounts, outcome_key, remaining_key, site_key, status_key
 from jobs.rules.evaluation import STATUSES, protocol_wide_review
 from schemas.criteria import CriteriaFile, Criterion, ReviewRule
+from schemas.value_rules import MixedRule
 
 _ENV = jinja2.Environment(loader=jinja2.PackageLoader("jobs.outputs", "templates"),
                           autoescape=jinja2.select_autoescape(["html", "j2"]), undefined=jinja2.StrictUndefined,
@@ -45,8 +46,9 @@ def _glance(criteria: CriteriaFile, manifest: dict, shared: SharedCounts) -> lis
 def _check_item(criterion: Criterion) -> dict:
     if isinstance(criterion.rule, ReviewRule):
         return {"criterion": criterion.id, "type": criterion.type, "text": criterion.rule.reason}
+    note = criterion.rule.review if isinstance(criterion.rule, MixedRule) else criterion.approximates
     return {"criterion": criterion.id, "type": criterion.type,
-            "text": f"no record found in the data; confirm: {criterion.approximates}"}
+            "text": f"no record found in the data; confirm: {note}"}
 
 
 def _cohort(criteria: CriteriaFile, cohort: str, shared: SharedCounts, data: ReportData | None) -> dict:

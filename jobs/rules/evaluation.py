@@ -12,6 +12,7 @@ from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from jobs.rules.compiler import OUTCOMES, compile_criteria, result_column
+from jobs.rules.value_rules import review_on
 from schemas.criteria import CriteriaFile, Criterion, ReviewRule
 
 STATUSES = ("eligible", "possible", "ineligible")
@@ -89,9 +90,10 @@ def ranks(evaluated: DataFrame, criteria: CriteriaFile) -> DataFrame:
 
 def protocol_wide_review(criterion: Criterion) -> bool:
     """A review item that is the same for every candidate: `kind: review` (investigator opinion, screening-visit
-    tests), or an exclusion whose computed pass ("no record of it") is to be confirmed (`review_if: [pass]`)."""
-    return isinstance(criterion.rule, ReviewRule) or (criterion.type == "exclusion" and
-                                                      set(criterion.review_if) == {"pass"})
+    tests), or an exclusion whose computed pass ("no record of it") is to be confirmed (`review_if: [pass]`, a
+    `mixed` item's note)."""
+    return isinstance(criterion.rule, ReviewRule) or (criterion.type == "exclusion"
+                                                      and review_on(criterion) == {"pass"})
 
 
 def _summary(criteria: CriteriaFile, cids: list[str]) -> Column:
