@@ -1,4 +1,4 @@
-"""`cohort-finder`: run | check | validate. Errors a user can cause end in one line and exit 2.
+"""`cohort-finder`: run | check | whatif | validate. Errors a user can cause end in one line and exit 2.
 
 The criteria file is validated before any JVM starts. Credentials for JDBC come from the environment
 (COHORT_FINDER_JDBC_USER / COHORT_FINDER_JDBC_PASSWORD) or a properties file, never from the command line.
@@ -89,6 +89,14 @@ def parser() -> argparse.ArgumentParser:
     check.add_argument("--criteria", default=str(DEFAULT_CRITERIA))
     check.add_argument("--as-of", type=_date)
 
+    wi = sub.add_parser("whatif", help="recompute statuses, funnels and ranks of a finished result with criteria "
+                                       "dropped or unknowns read as pass/fail (DuckDB, no Spark)")
+    wi.add_argument("--results", required=True, help="a finished result folder (the run's --out, local)")
+    wi.add_argument("--drop", action="append", default=[], metavar="ID", help="leave this criterion out (repeat)")
+    wi.add_argument("--treat-unknown-as", choices=["pass", "fail"], help="read every unknown outcome as this")
+    wi.add_argument("--write", metavar="DIR", help="also write whatif_status.csv, whatif_attrition.csv and "
+                                                  "whatif_ranks_<cohort>.csv (person ids: not for sharing) here")
+
     val = sub.add_parser("validate", help="validate a criteria file (no Spark)")
     val.add_argument("criteria", nargs="+")
     return p
@@ -144,7 +152,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     print(f"results: {result.out}")
     for cohort, counts in m["status_counts"].items():
         print(f"  {cohort}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
-    print(f"  as-of {m['as_of']} ({m['as_of_source']}); report: {result.out}/report.md; "
+    print(f"  as-of {m['as_of']} ({m['as_of_source']}); report: {result.out}/report.html; "
           f"candidates: {result.out}/candidates_<cohort>.csv")
     if result.results_rows is not None:
         print(f"  cohort table: {result.results_rows} rows into {redact(cfg.results_jdbc or '')} "
@@ -165,6 +173,17 @@ def _cmd_check(args: argparse.Namespace) -> int:
     return 0 if ok else 2
 
 
+def _cmd_whatif(args: argparse.Namespace) -> int:
+    from jobs.outputs.whatif import comparison_text, whatif, write_comparison
+
+    before, after = whatif(args.results, args.drop, args.treat_unknown_as)
+    print(comparison_text(before, after, args.drop, args.treat_unknown_as))
+    if args.write:
+        for path in write_comparison(args.write, before, after):
+            print(f"  wrote {path}")
+    return 0
+
+
 def _cmd_validate(args: argparse.Namespace) -> int:
     for path in args.criteria:
         c = load_criteria(path).model
@@ -176,7 +195,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     _setup_logging(args.verbose)
-    commands = {"run": _cmd_run, "check": _cmd_check, "validate": _cmd_validate}
+    commands = {"run": _cmd_run, "check": _cmd_check, "whatif": _cmd_whatif, "validate": _cmd_validate}
     try:
         return commands[args.command](args)
     except CohortFinderError as exc:

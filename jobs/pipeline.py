@@ -26,7 +26,12 @@ from jobs.outputs.candidates import write_candidates
 from jobs.outputs.conservation import check_conservation, check_outputs_written
 from jobs.outputs.fs import OutputFS
 from jobs.outputs.manifest import build_manifest
+from jobs.outputs.registry import REPORT_HTML
 from jobs.outputs.report import write_counts_csv, write_report
+from jobs.outputs.report_data import report_data
+from jobs.outputs.report_html import render_report
+from jobs.outputs.shareable import SHAREABLE_DEFAULT_K, write_shareable
+from jobs.outputs.shared_counts import cohort_steps, shared_counts
 from jobs.quality.gate import gate_inputs, run_gate
 from jobs.quality.quarantine import quarantine_counts
 from jobs.quality.suites import lab_units, load_suites
@@ -36,7 +41,7 @@ from jobs.session import described, expression_codegen
 
 log = logging.getLogger("cohort_finder")
 STATUS_COLUMNS = ("cohort", "person_id", "status", "failed", "unknown", "review", "rank", "site", "evidence_date",
-                  "reasons")
+                  "reasons", "summary")
 
 
 @dataclass
@@ -124,14 +129,23 @@ def run(spark: SparkSession, cfg: RunConfig) -> RunResult:
             with described(spark, "write: cohort table"):
                 cohort_table.write_cohort_tables(status, defs, as_of, stage_dir,
                                                  sum(by_status.get((d.cohort, d.status), 0) for d in defs))
-            write_counts_csv(fs, stage_dir, attrition, by_site, cfg.min_cell_count)
+            with timer.stage("suppression"):
+                steps = cohort_steps(criteria)
+                shared = shared_counts(steps, attrition, by_site, persons, cfg.min_cell_count)
+                shareable = (shared if cfg.min_cell_count > 1 else
+                             shared_counts(steps, attrition, by_site, persons, SHAREABLE_DEFAULT_K))
+            write_counts_csv(fs, stage_dir, attrition, by_site, shared)
+            with described(spark, "write: report aggregates"):
+                report_facts = report_data(status, spark.read.parquet(paths["demographics"]), candidates)
             fs.delete(f"{stage_dir}/_work")
         manifest = build_manifest(cfg, read=extract.report, gate=gated, resolved=inputs.resolved, as_of=as_of,
                                   as_of_source=as_of_source, run_id=run_id, started=started, timings=timer.stages,
                                   persons=persons, by_status=by_status, conservation=conservation,
-                                  quarantine=quarantine)
+                                  quarantine=quarantine, shared=shared)
         manifest["cohort_table"] = cohort_table.to_manifest(defs, cfg.results_jdbc, cfg.results_schema)
-        write_report(fs, stage_dir, criteria, manifest, attrition, by_site, by_status, cfg.min_cell_count)
+        write_report(fs, stage_dir, criteria, manifest, attrition, by_site, shared)
+        write_shareable(fs, stage_dir, criteria, manifest, shareable)
+        fs.write_text(f"{stage_dir}/{REPORT_HTML}", render_report(criteria, manifest, shared, report_facts))
         check_outputs_written(fs, stage_dir, list(criteria.cohorts))
         publish.write_manifest(fs, stage_dir, manifest)  # last file: its presence marks a complete result
         publish.publish(fs, stage_dir, target, run_id)

@@ -9,6 +9,7 @@ from jobs import __version__
 from jobs.config import RunConfig
 from jobs.extract.reader import ReadReport
 from jobs.extract.vocabulary import ResolvedConceptSets
+from jobs.outputs.shared_counts import PERSONS, SharedCounts
 from jobs.quality.gate import GateOutcome
 from jobs.redaction import redact
 from jobs.rules.evaluation import STATUSES
@@ -26,8 +27,16 @@ def versions() -> dict[str, str]:
 def build_manifest(cfg: RunConfig, *, read: ReadReport, gate: GateOutcome, resolved: ResolvedConceptSets,
                    as_of: date, as_of_source: str, run_id: str, started: datetime, timings: dict[str, float],
                    persons: int, by_status: dict, conservation: dict,
-                   quarantine: dict[str, dict[str, int]]) -> dict:
+                   quarantine: dict[str, dict[str, int]], shared: SharedCounts) -> dict:
+    """With a threshold (--min-cell-count > 1) the person counts here are the published ones (suppressed)."""
     criteria = cfg.criteria.model
+    status_counts: dict = {c: {s: by_status.get((c, s), 0) for s in STATUSES} for c in criteria.cohorts}
+    if shared.published.k > 1:
+        persons_shown: int | str = shared.show(PERSONS)
+        persons_shown = int(persons_shown) if persons_shown.isdigit() else persons_shown
+        status_counts = {c: {s: (int(v) if v.isdigit() else v) for s, v in counts.items()}
+                         for c, counts in shared.status_counts().items()}
+        persons, conservation = persons_shown, {**conservation, "persons": persons_shown}
     return {
         "run_id": run_id,
         "started_utc": started.isoformat(timespec="seconds"),
@@ -46,9 +55,13 @@ def build_manifest(cfg: RunConfig, *, read: ReadReport, gate: GateOutcome, resol
         "rows_read": gate.rows_read,
         "quality": gate.to_manifest(),
         "persons": persons,
-        "status_counts": {c: {s: by_status.get((c, s), 0) for s in STATUSES} for c in criteria.cohorts},
+        "status_counts": status_counts,
         "conservation": conservation,
         "min_cell_count": cfg.min_cell_count,
+        "suppression": {"small_cells": len(shared.published.primary) + len(shared.published.withheld),
+                        "complementary_cells": len(shared.published.secondary) - len(shared.published.withheld),
+                        "withheld_small_cells": len(shared.published.withheld),
+                        "under_margin_cells": len(shared.published.narrow)},
         "quarantine": quarantine,
         "timings_seconds": dict(timings),
     }

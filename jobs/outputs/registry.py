@@ -12,7 +12,7 @@ from jobs.features.build import FAMILIES
 @dataclass(frozen=True)
 class Output:
     name: str  # path under --out; `{cohort}` / `{family}` expand per cohort / feature family
-    kind: Literal["parquet", "csv", "json", "markdown"]
+    kind: Literal["parquet", "csv", "json", "markdown", "html"]
     what: str
     shared: bool = False  # counts only (with small-cell suppression): safe to share outside the team
 
@@ -38,9 +38,18 @@ OUTPUTS: tuple[Output, ...] = (
     Output("cohort_definition", "parquet", "OMOP cohort_definition rows, one per cohort and status written"),
     Output("report.md", "markdown", "status counts, funnels, sites, data quality, review items, timings",
            shared=True),
+    Output("report.html", "html", "the feasibility report to look at: funnels, criterion impact, data completeness, "
+           "sites, top candidates, screening checklist; self-contained (person-level: top of the ranked lists)"),
+    Output("shareable/counts.csv", "csv", "every shared count, small-cell + complementary suppression (default 11)",
+           shared=True),
+    Output("shareable/report_shareable.html", "html", "report.html's counts and charts without person-level rows, "
+           "suppressed as shareable/counts.csv", shared=True),
     Output("manifest.json", "json", "inputs, as-of, versions, counts, data-quality results, timings; written last"),
 )
 MANIFEST = "manifest.json"
+REPORT_HTML = "report.html"
+SHAREABLE_COUNTS = "shareable/counts.csv"
+SHAREABLE_REPORT = "shareable/report_shareable.html"
 
 
 def by_name(name: str) -> Output:

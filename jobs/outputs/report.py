@@ -6,6 +6,7 @@ import csv
 import io
 
 from jobs.outputs.fs import OutputFS
+from jobs.outputs.shared_counts import SharedCounts, outcome_key, remaining_key, site_key, status_key
 from schemas.criteria import CriteriaFile, Criterion, ReviewRule
 from schemas.value_rules import MixedRule
 
@@ -20,20 +21,34 @@ def suppress(n: int | str, k: int) -> str:
     return f"<{k}"
 
 
-def _csv(rows: list[list]) -> str:
+def counts_csv(rows: list[list]) -> str:
     buf = io.StringIO()
     csv.writer(buf, lineterminator="\n").writerows(rows)
     return buf.getvalue()
 
 
-def write_counts_csv(fs: OutputFS, stage_dir: str, attrition: list[dict], by_site: list[tuple], k: int) -> None:
-    rows = [ATTRITION_COLUMNS] + [[suppress(r[c], k) if c in ("pass", "fail", "unknown", "review", "remaining",
-                                                               "remaining_without_unknown") else r[c]
-                                   for c in ATTRITION_COLUMNS] for r in attrition]
-    fs.write_text(f"{stage_dir}/attrition.csv", _csv(rows))
+def attrition_cells(r: dict, shared: SharedCounts) -> list[str]:
+    """One attrition row as published: outcome counts per criterion, the funnel per cohort and step."""
+    outcomes = ["" if r["step"] == 0 else shared.show(outcome_key(r["criterion"], o))
+                for o in ("pass", "fail", "unknown", "review")]
+    return [*outcomes, shared.show(remaining_key(r["cohort"], r["step"])),
+            shared.show(remaining_key(r["cohort"], r["step"], clear=True))]
+
+
+def counts_csv_texts(attrition: list[dict], by_site: list[tuple], shared: SharedCounts) -> dict[str, str]:
+    """attrition.csv and counts_by_site.csv as published (every count through `shared`)."""
+    rows = [ATTRITION_COLUMNS] + [[r["cohort"], r["step"], r["criterion"], r["type"], *attrition_cells(r, shared)]
+                                  for r in attrition]
     site_rows = [["cohort", "site", "status", "persons"]] + [
-        [c, s, st, suppress(n, k)] for c, s, st, n in sorted(by_site, key=lambda x: (x[0], x[1] or "", x[2]))]
-    fs.write_text(f"{stage_dir}/counts_by_site.csv", _csv(site_rows))
+        [c, s, st, shared.show(site_key(c, s, st))]
+        for c, s, st, _ in sorted(by_site, key=lambda x: (x[0], x[1] or "", x[2]))]
+    return {"attrition.csv": counts_csv(rows), "counts_by_site.csv": counts_csv(site_rows)}
+
+
+def write_counts_csv(fs: OutputFS, stage_dir: str, attrition: list[dict], by_site: list[tuple],
+                     shared: SharedCounts) -> None:
+    for name, text in counts_csv_texts(attrition, by_site, shared).items():
+        fs.write_text(f"{stage_dir}/{name}", text)
 
 
 def _table(header: list[str], rows: list[list]) -> str:
@@ -43,36 +58,34 @@ def _table(header: list[str], rows: list[list]) -> str:
 
 
 def write_report(fs: OutputFS, stage_dir: str, criteria: CriteriaFile, manifest: dict, attrition: list[dict],
-                 by_site: list[tuple], by_status: dict, k: int) -> None:
-    """report.md: counts only (suppressed as asked), never person-level values."""
+                 by_site: list[tuple], shared: SharedCounts) -> None:
+    """report.md: counts only (suppressed as asked, complementary), never person-level values."""
+    k = shared.published.k
     lines = [f"# {criteria.trial}: feasibility report", "", criteria.title, "",
              f"- Screening (as-of) date: **{manifest['as_of']}** ({manifest['as_of_source']})",
-             f"- Persons in the extract: **{suppress(manifest['persons'], k)}**",
+             f"- Persons in the extract: **{shared.show(('persons',))}**",
              f"- Criteria file: `{manifest['criteria']['path']}` version {criteria.version} "
              f"(sha256 {manifest['criteria']['sha256'][:12]}…)",
-             f"- Run: {manifest['run_id']}" + (f"; counts below {k} are shown as <{k}" if k > 0 else ""), ""]
+             f"- Run: {manifest['run_id']}" + (f"; counts below {k} are shown as <{k}, and counts that would let "
+                                                 "one be worked out as *" if k > 1 else ""), ""]
     lines += ["## Status per cohort", "",
               _table(["cohort", "eligible", "possible", "ineligible"],
-                     [[c, *(suppress(by_status.get((c, s), 0), k) for s in ("eligible", "possible", "ineligible"))]
+                     [[c, *(shared.show(status_key(c, s)) for s in ("eligible", "possible", "ineligible"))]
                       for c in criteria.cohorts]), "",
               "*eligible*: no criterion fails and none is unknown; *possible*: none fails, some are unknown "
               "(missing data); review items never block but must be checked by a person.", ""]
     for cohort, spec in criteria.cohorts.items():
-        rows = [[r["step"], r["criterion"], r["type"], *(suppress(r[o], k) for o in ("pass", "fail", "unknown",
-                                                                                     "review")),
-                 suppress(r["remaining"], k), suppress(r["remaining_without_unknown"], k)]
+        rows = [[r["step"], r["criterion"], r["type"], *attrition_cells(r, shared)]
                 for r in attrition if r["cohort"] == cohort and r["step"] > 0]
         lines += [f"## Attrition: {cohort} ({spec.title})", "",
                   _table(["step", "criterion", "type", "pass", "fail", "unknown", "review", "remaining",
                           "remaining without unknown"], rows), ""]
-    sites = sorted({s for _, s, _, _ in by_site})
     lines += ["## Candidates by site", "",
               _table(["site", *[f"{c} eligible" for c in criteria.cohorts],
                       *[f"{c} possible" for c in criteria.cohorts]],
-                     [[s, *[suppress(sum(n for c2, s2, st, n in by_site if c2 == c and s2 == s and st == "eligible"), k)
-                            for c in criteria.cohorts],
-                       *[suppress(sum(n for c2, s2, st, n in by_site if c2 == c and s2 == s and st == "possible"), k)
-                         for c in criteria.cohorts]] for s in sites]), ""]
+                     [[s, *[shared.show(site_key(c, s, "eligible")) for c in criteria.cohorts],
+                       *[shared.show(site_key(c, s, "possible")) for c in criteria.cohorts]] for s in shared.sites]),
+              ""]
     inputs = manifest["inputs"]
     lines += ["## Input", "", _table(["table", "rows read"], [[t, suppress(n, k)] for t, n in
                                                               sorted(manifest["rows_read"].items())]), ""]

@@ -12,7 +12,8 @@ from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from jobs.rules.compiler import OUTCOMES, compile_criteria, result_column
-from schemas.criteria import CriteriaFile
+from jobs.rules.value_rules import review_on
+from schemas.criteria import CriteriaFile, Criterion, ReviewRule
 
 STATUSES = ("eligible", "possible", "ineligible")
 
@@ -87,6 +88,32 @@ def ranks(evaluated: DataFrame, criteria: CriteriaFile) -> DataFrame:
             .select(F.col("cohort").alias("_r_cohort"), F.col("person_id").alias("_r_person_id"), "rank"))
 
 
+def protocol_wide_review(criterion: Criterion) -> bool:
+    """A review item that is the same for every candidate: `kind: review` (investigator opinion, screening-visit
+    tests), or an exclusion whose computed pass ("no record of it") is to be confirmed (`review_if: [pass]`, a
+    `mixed` item's note)."""
+    return isinstance(criterion.rule, ReviewRule) or (criterion.type == "exclusion"
+                                                      and review_on(criterion) == {"pass"})
+
+
+def _summary(criteria: CriteriaFile, cids: list[str]) -> Column:
+    """What a coordinator reads: the inclusions' qualifying evidence, every unknown with what is missing, the
+    person-specific review items. Protocol-wide review items (protocol_wide_review) are left out: the
+    report's screening checklist lists them once per cohort."""
+    parts = []
+    for c in cids:
+        crit = criteria.criterion(c)
+        if isinstance(crit.rule, ReviewRule):
+            continue
+        shown = (("pass", "unknown", "review") if crit.type == "inclusion" else
+                 ("unknown",) if protocol_wide_review(crit) else ("unknown", "review"))
+        parts.append(F.when(_outcome(c).isin(*shown), F.concat(
+            F.lit(f"{c} "), _outcome(c), F.lit(": "), F.coalesce(F.col(result_column(c))["evidence"], F.lit("")))))
+    if not parts:
+        return F.array().cast("array<string>")
+    return F.array_except(F.array(*parts), F.array(F.lit(None).cast("string")))  # texts start with unique ids
+
+
 def cohort_status(evaluated: DataFrame, criteria: CriteriaFile, cohort: str, ranked: DataFrame) -> DataFrame:
     """One row per person for one cohort: status, failed/unknown/review ids, rank, site, evidence date, reasons.
 
@@ -104,16 +131,17 @@ def cohort_status(evaluated: DataFrame, criteria: CriteriaFile, cohort: str, ran
         _ids_where(cids, "review").alias("review"),
         "site", evidence_date.alias("evidence_date"),
         F.when(status != "ineligible", reasons).alias("reasons"),
+        F.when(status != "ineligible", _summary(criteria, cids)).alias("summary"),
     )
     mine = F.broadcast(ranked.where(F.col("_r_cohort") == cohort))
     return (built.join(mine, built["person_id"] == mine["_r_person_id"], "left")
             .select("cohort", "person_id", "status", "failed", "unknown", "review", "rank", "site",
-                    "evidence_date", "reasons"))
+                    "evidence_date", "reasons", "summary"))
 
 
 def person_status(evaluated: DataFrame, criteria: CriteriaFile, ranked: DataFrame | None = None) -> DataFrame:
     """All cohorts: cohort, person_id, status, failed, unknown, review, rank (null when ineligible), site,
-    evidence_date, reasons (null when ineligible). `ranked` is `ranks(evaluated, criteria)`; given by the
+    evidence_date, reasons and summary (null when ineligible). `ranked` is `ranks(evaluated, criteria)`; given by the
     pipeline, which writes it first so the window runs once."""
     ranked = ranks(evaluated, criteria) if ranked is None else ranked
     frames = [cohort_status(evaluated, criteria, c, ranked) for c in criteria.cohorts]

@@ -10,6 +10,7 @@ from pyspark.sql import Window
 from pyspark.sql import functions as F
 
 from jobs.rules.evaluation import _rank_order, person_status, ranks, status_of
+from schemas.criteria import ReviewRule
 from tests.support.pipeline_helpers import evaluated_schema
 
 pytestmark = pytest.mark.spark
@@ -67,3 +68,23 @@ def test_ranks_are_per_cohort_and_follow_the_rank_order(spark, criteria):
     assert status[("ln", 4)] == ("possible", 3, True)
     assert status[("pmn", 2)] == ("possible", 3, True)
     assert len(status) == 8
+
+
+def test_summary_keeps_the_person_specific_reasons_only(spark, criteria):
+    """Inclusion evidence, unknowns and person-specific reviews (review_if: [fail]) stay; exclusions that pass,
+    and review items the same for everyone (kind: review, exclusions with review_if: [pass]) go."""
+    ids = sorted({c for spec in criteria.cohorts.values() for c in spec.criteria})
+    outcomes = {"ln_inc_3": "pass", "gen_exc_1": "unknown", "gen_exc_8_4": "review", "gen_exc_2": "review",
+                "gen_exc_7": "pass"}
+    row = {c: (outcomes.get(c, "review" if criteria.criterion(c).review_if == ["pass"] else "pass"), None, None,
+               None, None, f"e-{c}") for c in ids}
+    evaluated = spark.createDataFrame([(1, "site", *[row[c] for c in ids])], evaluated_schema(ids))
+    got = {r["cohort"]: r["summary"] for r in person_status(evaluated, criteria).collect()}
+    ln = criteria.cohorts["ln"].criteria
+    assert "ln_inc_3 pass: e-ln_inc_3" in got["ln"] and "gen_exc_1 unknown: e-gen_exc_1" in got["ln"]
+    assert "gen_exc_8_4 review: e-gen_exc_8_4" in got["ln"]  # review_if [fail]: evidence was found
+    assert not any(s.startswith(("gen_exc_2 ", "gen_exc_7 ")) for s in got["ln"])
+    inclusions = [c for c in ln if criteria.criterion(c).type == "inclusion"
+                  and not isinstance(criteria.criterion(c).rule, ReviewRule)]
+    assert [s.split(" ")[0] for s in got["ln"]] == [c for c in ln if c in inclusions
+                                                     or c in ("gen_exc_1", "gen_exc_8_4")]
