@@ -1,4 +1,4 @@
-"""`cohort-finder`: run | check | validate. Errors a user can cause end in one line and exit 2.
+"""`cohort-finder`: run | check | concept-sets | validate. Errors a user can cause end in one line and exit 2.
 
 The criteria file is validated before any JVM starts. Credentials for JDBC come from the environment
 (COHORT_FINDER_JDBC_USER / COHORT_FINDER_JDBC_PASSWORD) or a properties file, never from the command line.
@@ -48,6 +48,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("-v", "--verbose", action="count", default=0, help="more log detail (-vv: Spark INFO)")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
+    def allow_missing(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("--allow-missing-columns", action="store_true",
+                        help="a table or column a criterion reads may be absent or empty: warn loudly instead of "
+                             "exit 2 (those criteria become unknown or pass)")
+
     def omop_args(sp: argparse.ArgumentParser) -> None:
         sp.add_argument("--omop", required=True, help="folder of OMOP CSV/Parquet tables (local, hdfs://, s3a://) "
                                                       "or a jdbc: URL")
@@ -65,11 +70,19 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--min-cell-count", type=_positive, default=0,
                      help="show shared counts between 1 and N-1 as '<N' (0: off)")
     run.add_argument("--fail-on-quality-warnings", action="store_true")
+    allow_missing(run)
 
     check = sub.add_parser("check", help="run the data-quality gate alone and print a summary")
     omop_args(check)
     check.add_argument("--criteria", default=str(DEFAULT_CRITERIA))
     check.add_argument("--as-of", type=_date)
+    allow_missing(check)
+
+    sets = sub.add_parser("concept-sets", help="each concept set's members, how they got in, records and persons")
+    omop_args(sets)
+    sets.add_argument("--criteria", default=str(DEFAULT_CRITERIA))
+    sets.add_argument("--min-cell-count", type=_positive, default=0,
+                      help="show counts between 1 and N-1 as '<N' (0: off)")
 
     val = sub.add_parser("validate", help="validate a criteria file (no Spark)")
     val.add_argument("criteria", nargs="+")
@@ -88,13 +101,14 @@ def _setup_logging(verbose: int) -> None:
 def _config(args: argparse.Namespace, **more) -> RunConfig:
     """The run's configuration; the criteria file is loaded and validated here, before any JVM starts."""
     return RunConfig(omop=args.omop, criteria=load_criteria(args.criteria), out=getattr(args, "out", ""),
-                     as_of=args.as_of, jdbc_schema=args.jdbc_schema,
+                     as_of=getattr(args, "as_of", None), jdbc_schema=args.jdbc_schema,
                      jdbc_properties=jdbc_properties(args.jdbc_properties), **more)
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
     cfg = _config(args, overwrite=args.overwrite, min_cell_count=args.min_cell_count,
-                  fail_on_quality_warnings=args.fail_on_quality_warnings)
+                  fail_on_quality_warnings=args.fail_on_quality_warnings,
+                  allow_missing_columns=args.allow_missing_columns)
     from jobs.pipeline import run
     from jobs.session import build_session
 
@@ -104,6 +118,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     finally:
         spark.stop()
     m = result.manifest
+    for line in m["warnings"]:
+        print(f"WARNING: {line}")
     print(f"results: {result.out}")
     for cohort, counts in m["status_counts"].items():
         print(f"  {cohort}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
@@ -113,7 +129,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
-    cfg = _config(args)
+    cfg = _config(args, allow_missing_columns=args.allow_missing_columns)
     from jobs.pipeline import check
     from jobs.session import build_session
 
@@ -124,6 +140,20 @@ def _cmd_check(args: argparse.Namespace) -> int:
         spark.stop()
     print(text)
     return 0 if ok else 2
+
+
+def _cmd_concept_sets(args: argparse.Namespace) -> int:
+    cfg = _config(args, min_cell_count=args.min_cell_count)
+    from jobs.pipeline import concept_sets
+    from jobs.session import build_session
+
+    spark = build_session(master=args.master)
+    try:
+        text = concept_sets(spark, cfg)
+    finally:
+        spark.stop()
+    print(text)
+    return 0
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
@@ -137,7 +167,8 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     _setup_logging(args.verbose)
-    commands = {"run": _cmd_run, "check": _cmd_check, "validate": _cmd_validate}
+    commands = {"run": _cmd_run, "check": _cmd_check, "concept-sets": _cmd_concept_sets,
+                "validate": _cmd_validate}
     try:
         return commands[args.command](args)
     except CohortFinderError as exc:

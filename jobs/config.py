@@ -21,6 +21,7 @@ class RunConfig:
     jdbc_schema: str | None = None
     jdbc_properties: dict[str, str] = field(default_factory=dict)
     fail_on_quality_warnings: bool = False
+    allow_missing_columns: bool = False  # a table/column a criterion reads may be absent (warning, not exit 2)
 
 
 def jdbc_properties(path: str | None) -> dict[str, str]:
