@@ -29,7 +29,7 @@ from jobs.outputs.fs import OutputFS
 from jobs.outputs.manifest import build_manifest
 from jobs.outputs.report import concept_sets_text, write_counts_csv, write_report
 from jobs.quality.gate import gate_inputs, run_gate
-from jobs.quality.needs import check_needs
+from jobs.quality.needs import check_needs, table_rows
 from jobs.quality.quarantine import quarantine_counts
 from jobs.quality.suites import lab_units, load_suites
 from jobs.redaction import redact
@@ -82,11 +82,11 @@ def run(spark: SparkSession, cfg: RunConfig) -> RunResult:
             as_of, as_of_source = resolve_as_of(extract, cfg.as_of)
             suites = load_suites()
             inputs = prepare_inputs(spark, extract, criteria, lab_units(suites))
-            warnings = loud_gaps(criteria, extract, inputs, cfg.allow_missing_columns)
             concept_sets = summarize(spark, inputs.frames, inputs.resolved, criteria)
         with timer.stage("quality"):
             gated = gate_inputs(spark, inputs.frames, as_of=as_of, suites=suites,
                                 fail_on_warnings=cfg.fail_on_quality_warnings)
+            warnings = loud_gaps(criteria, extract, gated.rows_read, inputs, cfg.allow_missing_columns)
         fs.mkdirs(stage_dir)
         # rows never used as evidence, with their reason: nothing silently lost
         with timer.stage("quality"), described(spark, "quality: quarantine"):
@@ -140,10 +140,12 @@ def run(spark: SparkSession, cfg: RunConfig) -> RunResult:
     return RunResult(target, manifest)
 
 
-def loud_gaps(criteria: CriteriaFile, extract: OmopExtract, inputs: Inputs, allow_missing: bool) -> list[str]:
-    """Data the criteria read that the extract lacks (an error unless allowed) and empty concept sets: each a
-    warning line for the console (logged now), the manifest and the top of the report."""
-    warnings = check_needs(criteria, extract.report, allow_missing) + empty_set_warnings(inputs.resolved, criteria)
+def loud_gaps(criteria: CriteriaFile, extract: OmopExtract, rows: dict[str, int], inputs: Inputs,
+              allow_missing: bool) -> list[str]:
+    """Data the criteria read that the extract lacks (an error unless allowed; `rows`: the gate's counts) and
+    empty concept sets: each a warning line for the console (logged now), the manifest and the report's top."""
+    warnings = (check_needs(criteria, extract.report, rows, allow_missing)
+                + empty_set_warnings(inputs.resolved, criteria))
     for line in warnings:
         log.warning("%s", line)
     return warnings
@@ -168,10 +170,10 @@ def check(spark: SparkSession, cfg: RunConfig) -> tuple[str, bool]:
     as_of, source = resolve_as_of(extract, cfg.as_of)
     suites = load_suites()
     inputs = prepare_inputs(spark, extract, cfg.criteria.model, lab_units(suites))
-    warnings = loud_gaps(cfg.criteria.model, extract, inputs, cfg.allow_missing_columns)
     frames = dict(inputs.frames)
     labs = frames.pop(LAB_RESULTS)
     gate = run_gate(spark, frames, as_of=as_of, suites=suites, lab_results=labs)
+    warnings = loud_gaps(cfg.criteria.model, extract, table_rows(gate), inputs, cfg.allow_missing_columns)
     lines = [f"extract: {redact(cfg.omop)}; as-of {as_of} ({source})"] + [f"  WARNING  {w}" for w in warnings]
     lines.append(gate.summary_text())
     missing = sorted(set(extract.report.missing_tables))

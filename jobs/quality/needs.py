@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from jobs.errors import InputError
 from jobs.extract.reader import ReadReport
+from jobs.quality.results import GateResult
 from schemas.criteria import ConditionRule, CriteriaFile, DrugRule, LabRule, ObservationRule, ProcedureRule, walk_rules
 
 FLAG = "--allow-missing-columns"
@@ -60,9 +61,20 @@ def criteria_needs(criteria: CriteriaFile) -> dict[Need, list[str]]:
     return out
 
 
-def unmet_needs(criteria: CriteriaFile, read: ReadReport) -> list[str]:
-    """One line per table or column a criterion reads that the extract lacks (no person data involved)."""
-    absent = set(read.missing_tables) | set(read.empty_tables)
+def table_rows(gate: GateResult) -> dict[str, int]:
+    """Rows per table as the gate counted them (its element counts): a header-only file is an empty table."""
+    rows: dict[str, int] = {}
+    for r in gate.results:
+        if r.element_count is not None:
+            rows[r.table] = max(rows.get(r.table, 0), int(r.element_count))
+    return rows
+
+
+def unmet_needs(criteria: CriteriaFile, read: ReadReport, rows: dict[str, int]) -> list[str]:
+    """One line per table or column a criterion reads that the extract lacks (no person data involved);
+    `rows` are the gate's row counts per table (a table it did not count is judged by the reader alone)."""
+    empty = set(read.empty_tables) | {t for t, n in rows.items() if n == 0}
+    absent = set(read.missing_tables) | empty
     lines = []
     for need, users in sorted(criteria_needs(criteria).items()):
         present = [t for t in need.tables if t not in absent]
@@ -70,7 +82,7 @@ def unmet_needs(criteria: CriteriaFile, read: ReadReport) -> list[str]:
         if not present:
             if need.columns:
                 continue  # the table line says it
-            state = " / ".join(f"{t} ({'empty' if t in read.empty_tables else 'not found'})" for t in need.tables)
+            state = " / ".join(f"{t} ({'empty' if t in empty else 'not found'})" for t in need.tables)
             lines.append(f"table {state}: {who}")
             continue
         missing = read.missing_optional_columns.get(present[0], [])
@@ -79,9 +91,9 @@ def unmet_needs(criteria: CriteriaFile, read: ReadReport) -> list[str]:
     return lines
 
 
-def check_needs(criteria: CriteriaFile, read: ReadReport, allow: bool) -> list[str]:
+def check_needs(criteria: CriteriaFile, read: ReadReport, rows: dict[str, int], allow: bool) -> list[str]:
     """Raise InputError (exit 2) for unmet needs, or return them as warnings when `allow` is set."""
-    lines = unmet_needs(criteria, read)
+    lines = unmet_needs(criteria, read, rows)
     if lines and not allow:
         raise InputError("the criteria read data the extract lacks (their results would all be unknown or "
                          f"pass silently); add it, or rerun with {FLAG} to continue with a warning:\n  "
