@@ -27,8 +27,8 @@ def versions() -> dict[str, str]:
 def build_manifest(cfg: RunConfig, *, read: ReadReport, gate: GateOutcome, resolved: ResolvedConceptSets,
                    as_of: date, as_of_source: str, run_id: str, started: datetime, timings: dict[str, float],
                    persons: int, by_status: dict, conservation: dict,
-                   quarantine: dict[str, dict[str, int]], warnings: list[str],
-                   concept_sets: dict[str, SetSummary]) -> dict:
+                   quarantine: dict[str, dict[str, int]], warnings: list[str] = (),
+                   concept_sets: dict[str, SetSummary] | None = None) -> dict:
     criteria = cfg.criteria.model
     return {
         "run_id": run_id,
@@ -36,7 +36,7 @@ def build_manifest(cfg: RunConfig, *, read: ReadReport, gate: GateOutcome, resol
         "finished_utc": datetime.now(UTC).isoformat(timespec="seconds"),
         "as_of": as_of.isoformat(),
         "as_of_source": as_of_source,
-        "warnings": warnings,  # also on the console and at the top of the report
+        "warnings": list(warnings),  # also on the console and at the top of the report
         "inputs": {"omop": redact(cfg.omop), "tables": read.tables,
                    "missing_tables": sorted(set(read.missing_tables)),
                    "empty_tables": sorted(set(read.empty_tables)),
@@ -45,7 +45,7 @@ def build_manifest(cfg: RunConfig, *, read: ReadReport, gate: GateOutcome, resol
                      "trial": criteria.trial, "version": criteria.version,
                      "cohorts": {c: len(s.criteria) for c, s in criteria.cohorts.items()}},
         "vocabulary": {**resolved.to_manifest(),
-                       "concept_sets": {n: s.to_manifest() for n, s in concept_sets.items()}},
+                       "concept_sets": {n: s.to_manifest() for n, s in (concept_sets or {}).items()}},
         "versions": versions(),
         "rows_read": gate.rows_read,
         "quality": gate.to_manifest(),
