@@ -29,7 +29,7 @@ def truncated(tmp_path_factory):
     e = Extract()
     for pid in range(1, 4):
         e.person(pid).lab(pid, 3001582, "2026-09-01", 2.0, 9510).drug(pid, 19080128, "2026-05-01", "2026-08-01")
-        e.procedure(pid, 4217034, "2026-06-01").observation(pid, 4013106, "2019-01-01")
+        e.procedure(pid, 4217034, "2026-06-01")
     e.condition(1, 45772057, "2024-01-01").condition(2, 45772057, "2025-01-01")
     folder = e.write(tmp_path_factory.mktemp("truncated"))
     drop_columns(folder / "measurement.csv", TRUNCATED_MEASUREMENT)
