@@ -1,4 +1,5 @@
-"""`cohort-finder`: run | check | whatif | validate. Errors a user can cause end in one line and exit 2.
+"""`cohort-finder`: run | check | concept-sets | whatif | validate. Errors a user can cause end in one line and
+exit 2.
 
 The criteria file is validated before any JVM starts. Credentials for JDBC come from the environment
 (COHORT_FINDER_JDBC_USER / COHORT_FINDER_JDBC_PASSWORD) or a properties file, never from the command line.
@@ -56,6 +57,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("-v", "--verbose", action="count", default=0, help="more log detail (-vv: Spark INFO)")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
+    def allow_missing(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("--allow-missing-columns", action="store_true",
+                        help="a table or column a criterion reads may be absent or empty: warn loudly instead of "
+                             "exit 2 (those criteria become unknown or pass)")
+
     def omop_args(sp: argparse.ArgumentParser) -> None:
         sp.add_argument("--omop", required=True, help="folder of OMOP CSV/Parquet tables (local, hdfs://, s3a://) "
                                                       "or a jdbc: URL")
@@ -83,11 +89,19 @@ def parser() -> argparse.ArgumentParser:
                      help="also write possible persons to the OMOP cohort table (their own cohort_definition_id)")
     run.add_argument("--results-jdbc", help="jdbc: URL of a database to write the OMOP cohort table into")
     run.add_argument("--results-schema", help="schema for --results-jdbc (cohort, cohort_definition)")
+    allow_missing(run)
 
     check = sub.add_parser("check", help="run the data-quality gate alone and print a summary")
     omop_args(check)
     check.add_argument("--criteria", default=str(DEFAULT_CRITERIA))
     check.add_argument("--as-of", type=_date)
+    allow_missing(check)
+
+    sets = sub.add_parser("concept-sets", help="each concept set's members, how they got in, records and persons")
+    omop_args(sets)
+    sets.add_argument("--criteria", default=str(DEFAULT_CRITERIA))
+    sets.add_argument("--min-cell-count", type=_positive, default=0,
+                      help="show counts between 1 and N-1 as '<N' (0: off)")
 
     wi = sub.add_parser("whatif", help="recompute statuses, funnels and ranks of a finished result with criteria "
                                        "dropped or unknowns read as pass/fail (DuckDB, no Spark)")
@@ -121,7 +135,7 @@ def _config(args: argparse.Namespace, **more) -> RunConfig:
     if not args.omop.startswith("jdbc:") and (args.vocab_schema or args.jdbc_partitions):
         raise ArgumentError("--vocab-schema and --jdbc-partitions apply to a jdbc: --omop only")
     return RunConfig(omop=args.omop, criteria=load_criteria(args.criteria), out=getattr(args, "out", ""),
-                     as_of=args.as_of, jdbc_schema=args.jdbc_schema,
+                     as_of=getattr(args, "as_of", None), jdbc_schema=args.jdbc_schema,
                      jdbc_properties=jdbc_properties(args.jdbc_properties), vocab_schema=args.vocab_schema,
                      jdbc_partitions=args.jdbc_partitions, results_jdbc=results,
                      results_schema=getattr(args, "results_schema", None), **more)
@@ -140,7 +154,8 @@ def _session(args: argparse.Namespace, cfg: RunConfig):
 def _cmd_run(args: argparse.Namespace) -> int:
     cfg = _config(args, overwrite=args.overwrite, min_cell_count=args.min_cell_count,
                   fail_on_quality_warnings=args.fail_on_quality_warnings,
-                  cohort_include_possible=args.cohort_include_possible)
+                  cohort_include_possible=args.cohort_include_possible,
+                  allow_missing_columns=args.allow_missing_columns)
     from jobs.pipeline import run
 
     spark = _session(args, cfg)
@@ -149,6 +164,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     finally:
         spark.stop()
     m = result.manifest
+    for line in m["warnings"]:
+        print(f"WARNING: {line}")
     print(f"results: {result.out}")
     for cohort, counts in m["status_counts"].items():
         print(f"  {cohort}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
@@ -161,7 +178,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
-    cfg = _config(args)
+    cfg = _config(args, allow_missing_columns=args.allow_missing_columns)
     from jobs.pipeline import check
 
     spark = _session(args, cfg)
@@ -184,6 +201,19 @@ def _cmd_whatif(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_concept_sets(args: argparse.Namespace) -> int:
+    cfg = _config(args, min_cell_count=args.min_cell_count)
+    from jobs.pipeline import concept_sets
+
+    spark = _session(args, cfg)
+    try:
+        text = concept_sets(spark, cfg)
+    finally:
+        spark.stop()
+    print(text)
+    return 0
+
+
 def _cmd_validate(args: argparse.Namespace) -> int:
     for path in args.criteria:
         c = load_criteria(path).model
@@ -195,7 +225,8 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     _setup_logging(args.verbose)
-    commands = {"run": _cmd_run, "check": _cmd_check, "whatif": _cmd_whatif, "validate": _cmd_validate}
+    commands = {"run": _cmd_run, "check": _cmd_check, "concept-sets": _cmd_concept_sets, "whatif": _cmd_whatif,
+                "validate": _cmd_validate}
     try:
         return commands[args.command](args)
     except CohortFinderError as exc:

@@ -26,6 +26,7 @@ class RunConfig:
     cohort_include_possible: bool = False  # cohort table: possible persons too (their own cohort_definition_id)
     results_jdbc: str | None = None  # cohort table also into this database ...
     results_schema: str | None = None  # ... in this schema
+    allow_missing_columns: bool = False  # a table/column a criterion reads may be absent (warning, not exit 2)
 
 
 def jdbc_properties(path: str | None) -> dict[str, str]:

@@ -18,7 +18,8 @@ from datetime import UTC, datetime
 from pyspark.sql import SparkSession
 
 from jobs.config import RunConfig
-from jobs.extract.inputs import LAB_RESULTS, prepare_inputs, resolve_as_of
+from jobs.extract.concept_sets import empty_set_warnings, summarize
+from jobs.extract.inputs import LAB_RESULTS, Inputs, prepare_inputs, resolve_as_of
 from jobs.extract.reader import OmopExtract
 from jobs.features.build import FeatureInputs, build_features, feature_frame
 from jobs.outputs import cohort_table, publish
@@ -27,17 +28,19 @@ from jobs.outputs.conservation import check_conservation, check_outputs_written
 from jobs.outputs.fs import OutputFS
 from jobs.outputs.manifest import build_manifest
 from jobs.outputs.registry import REPORT_HTML
-from jobs.outputs.report import write_counts_csv, write_report
+from jobs.outputs.report import concept_sets_text, write_counts_csv, write_report
 from jobs.outputs.report_data import report_data
 from jobs.outputs.report_html import render_report
 from jobs.outputs.shareable import SHAREABLE_DEFAULT_K, write_shareable
 from jobs.outputs.shared_counts import cohort_steps, shared_counts
 from jobs.quality.gate import gate_inputs, run_gate
+from jobs.quality.needs import check_needs, table_rows
 from jobs.quality.quarantine import quarantine_counts
 from jobs.quality.suites import lab_units, load_suites
 from jobs.redaction import redact
 from jobs.rules import evaluation as ev
 from jobs.session import described, expression_codegen
+from schemas.criteria import CriteriaFile
 
 log = logging.getLogger("cohort_finder")
 STATUS_COLUMNS = ("cohort", "person_id", "status", "failed", "unknown", "review", "rank", "site", "evidence_date",
@@ -88,9 +91,11 @@ def run(spark: SparkSession, cfg: RunConfig) -> RunResult:
             as_of, as_of_source = resolve_as_of(extract, cfg.as_of)
             suites = load_suites()
             inputs = prepare_inputs(spark, extract, criteria, lab_units(suites))
+            concept_sets = summarize(spark, inputs.frames, inputs.resolved, criteria)
         with timer.stage("quality"):
             gated = gate_inputs(spark, inputs.frames, as_of=as_of, suites=suites,
                                 fail_on_warnings=cfg.fail_on_quality_warnings)
+            warnings = loud_gaps(criteria, extract, gated.rows_read, inputs, cfg.allow_missing_columns)
         fs.mkdirs(stage_dir)
         # rows never used as evidence, with their reason: nothing silently lost
         with timer.stage("quality"), described(spark, "quality: quarantine"):
@@ -141,7 +146,8 @@ def run(spark: SparkSession, cfg: RunConfig) -> RunResult:
         manifest = build_manifest(cfg, read=extract.report, gate=gated, resolved=inputs.resolved, as_of=as_of,
                                   as_of_source=as_of_source, run_id=run_id, started=started, timings=timer.stages,
                                   persons=persons, by_status=by_status, conservation=conservation,
-                                  quarantine=quarantine, shared=shared)
+                                  quarantine=quarantine, shared=shared, warnings=warnings,
+                                  concept_sets=concept_sets)
         manifest["cohort_table"] = cohort_table.to_manifest(defs, cfg.results_jdbc, cfg.results_schema)
         write_report(fs, stage_dir, criteria, manifest, attrition, by_site, shared)
         write_shareable(fs, stage_dir, criteria, manifest, shareable)
@@ -169,6 +175,29 @@ def open_extract(spark: SparkSession, cfg: RunConfig) -> OmopExtract:
                        partitions=cfg.jdbc_partitions)
 
 
+def loud_gaps(criteria: CriteriaFile, extract: OmopExtract, rows: dict[str, int], inputs: Inputs,
+              allow_missing: bool) -> list[str]:
+    """Data the criteria read that the extract lacks (an error unless allowed; `rows`: the gate's counts) and
+    empty concept sets: each a warning line for the console (logged now), the manifest and the report's top."""
+    warnings = (check_needs(criteria, extract.report, rows, allow_missing)
+                + empty_set_warnings(inputs.resolved, criteria))
+    for line in warnings:
+        log.warning("%s", line)
+    return warnings
+
+
+def concept_sets(spark: SparkSession, cfg: RunConfig) -> str:
+    """`cohort-finder concept-sets`: every concept set's members, how each got in, and its extract counts."""
+    extract = open_extract(spark, cfg)
+    criteria = cfg.criteria.model
+    inputs = prepare_inputs(spark, extract, criteria, lab_units(load_suites()))
+    summary = summarize(spark, inputs.frames, inputs.resolved, criteria)
+    head = [f"extract: {redact(cfg.omop)}; criteria: {cfg.criteria.path}"]
+    head += [f"  warning  {w}" for w in empty_set_warnings(inputs.resolved, criteria)]
+    head += [f"  note  code not found in any vocabulary: {c}" for c in inputs.resolved.unresolved_codes]
+    return "\n".join(head + [concept_sets_text(summary, cfg.min_cell_count)])
+
+
 def check(spark: SparkSession, cfg: RunConfig) -> tuple[str, bool]:
     """`cohort-finder check`: the read stage and the gate alone; returns the summary text and whether it
     passed (no error-severity expectation failed)."""
@@ -179,7 +208,9 @@ def check(spark: SparkSession, cfg: RunConfig) -> tuple[str, bool]:
     frames = dict(inputs.frames)
     labs = frames.pop(LAB_RESULTS)
     gate = run_gate(spark, frames, as_of=as_of, suites=suites, lab_results=labs)
-    lines = [f"extract: {redact(cfg.omop)}; as-of {as_of} ({source})", gate.summary_text()]
+    warnings = loud_gaps(cfg.criteria.model, extract, table_rows(gate), inputs, cfg.allow_missing_columns)
+    lines = [f"extract: {redact(cfg.omop)}; as-of {as_of} ({source})"] + [f"  WARNING  {w}" for w in warnings]
+    lines.append(gate.summary_text())
     missing = sorted(set(extract.report.missing_tables))
     if missing:
         lines.append(f"  note  tables not found (no events of that kind): {', '.join(missing)}")

@@ -205,7 +205,8 @@ class FeaturePlan:
     doses: set[DoseRequest] = field(default_factory=set)
 
     def for_family(self, family: EventFamily) -> list[EventRequest]:
-        return sorted(r for r in self.events if r.family == family)
+        # by name: the same set with and without a window (None vs int) must sort too
+        return sorted((r for r in self.events if r.family == family), key=lambda r: r.name)
 
     def lab_units(self) -> dict[str, set[str]]:
         """{lab: units it is asked in}: the conversions the lab results must carry."""

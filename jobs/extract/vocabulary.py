@@ -27,7 +27,10 @@ from schemas.criteria import CriteriaFile
 
 SHIPPED = resources.files("schemas").joinpath("vocabulary")  # a folder, or a folder inside the --py-files zip
 MAX_RESOLVED = 2_000_000  # a concept set this large is a mistake (e.g. descendants of a root concept)
-
+# How a member got into its set, for `cohort-finder concept-sets` and the manifest (best first).
+LISTED, FROM_EXTRACT, FROM_SHIPPED = "listed", "descendant (extract)", "descendant (shipped subset)"
+MAPPED = "mapped (concept_relationship 'Maps to')"
+_HOW_RANK = {LISTED: 0, FROM_EXTRACT: 1, FROM_SHIPPED: 2, MAPPED: 3}
 
 
 @dataclass(frozen=True)
@@ -35,17 +38,25 @@ class Member:
     concept_id: int
     item_concept_id: int  # the concept set item it came from (an ingredient for drug sets)
     label: str | None
+    how: str = LISTED  # LISTED, FROM_EXTRACT, FROM_SHIPPED or MAPPED
 
 
 @dataclass
 class ResolvedConceptSets:
     members: dict[str, list[Member]]
     unresolved_codes: list[str] = field(default_factory=list)  # "set: VOCAB code" not in any vocabulary
-    empty_sets: list[str] = field(default_factory=list)
+    empty_sets: list[str] = field(default_factory=list)  # no member is a concept of the extract or the subset
+    names: dict[int, str] = field(default_factory=dict)  # member -> concept_name (extract, else shipped)
+    in_extract: set[int] = field(default_factory=set)  # members the extract's concept table holds
     mapped_unavailable: list[str] = field(default_factory=list)  # sets asking include_mapped, no relationships
 
     def ids(self, name: str) -> list[int]:
         return sorted({m.concept_id for m in self.members.get(name, [])})
+
+    def members_table(self, spark: SparkSession) -> DataFrame:
+        """(concept_set, concept_id, how) for every member of every set: small, vocabulary only."""
+        rows = [(n, m.concept_id, m.how) for n in sorted(self.members) for m in self.members[n]]
+        return local_frame(spark, rows, "concept_set string, concept_id long, how string")
 
     def table(self, spark: SparkSession, names: list[str] | None = None) -> DataFrame:
         """Broadcastable (concept_set, concept_id, item_concept_id, label) rows."""
@@ -99,12 +110,15 @@ def resolve_concept_sets(spark: SparkSession, criteria: CriteriaFile, extract: O
                 continue
             items.append((name, cid, it.include_descendants, it.exclude, it.include_mapped, it.label))
     roots = sorted({cid for _, cid, desc, _, _, _ in items if desc})
-    descendants: dict[int, set[int]] = {}
+    descendants: dict[int, dict[int, str]] = {}  # item -> {descendant: how}
     for r in _ancestors_of(spark, extract, roots).collect():
-        descendants.setdefault(int(r["ancestor_concept_id"]), set()).add(int(r["descendant_concept_id"]))
+        reach = descendants.setdefault(int(r["ancestor_concept_id"]), {})
+        d, how = int(r["descendant_concept_id"]), r["how"]
+        if d not in reach or _HOW_RANK[how] < _HOW_RANK[reach[d]]:
+            reach[d] = how
 
-    def reach_of(cid: int, desc: bool) -> set[int]:
-        return {cid} | (descendants.get(cid, set()) if desc else set())
+    def reach_of(cid: int, desc: bool) -> dict[int, str]:
+        return {cid: LISTED, **{d: h for d, h in (descendants.get(cid, {}) if desc else {}).items() if d != cid}}
 
     targets = sorted({m for _, cid, desc, _, mapped, _ in items if mapped for m in reach_of(cid, desc)})
     sources: dict[int, set[int]] = {}
@@ -114,27 +128,48 @@ def resolve_concept_sets(spark: SparkSession, criteria: CriteriaFile, extract: O
     total = 0
     for name in criteria.concept_sets:
         chosen: dict[int, tuple[int, str | None]] = {}
+        how: dict[int, str] = {}
         excluded: set[int] = set()
         for set_name, cid, desc, exclude, mapped, label in items:
             if set_name != name:
                 continue
             reach = reach_of(cid, desc)
             if mapped:
-                reach |= {s for t in reach for s in sources.get(t, set())}
+                reach |= {src: MAPPED for tgt in list(reach) for src in sources.get(tgt, set()) if src not in reach}
             if exclude:
-                excluded |= reach
+                excluded |= set(reach)
                 continue
-            for m in reach:  # the lowest item id wins, so a product maps to one ingredient
+            for m, h in reach.items():  # the lowest item id wins, so a product maps to one ingredient
                 if m not in chosen or cid < chosen[m][0]:
                     chosen[m] = (cid, label)
-        members[name] = [Member(m, item, label) for m, (item, label) in sorted(chosen.items()) if m not in excluded]
+                if m not in how or _HOW_RANK[h] < _HOW_RANK[how[m]]:
+                    how[m] = h
+        members[name] = [Member(m, item, label, how[m]) for m, (item, label) in sorted(chosen.items())
+                         if m not in excluded]
         total += len(members[name])
     if total > MAX_RESOLVED:
         raise InputError(f"concept sets resolve to {total} concepts (> {MAX_RESOLVED}); check include_descendants")
-    empty = sorted(n for n, m in members.items() if not m)
+    names, in_extract = _known_concepts(spark, extract, sorted({m.concept_id for ms in members.values() for m in ms}))
+    empty = sorted(n for n, ms in members.items() if not any(m.concept_id in names for m in ms))
     no_map = [] if extract.has("concept_relationship") else sorted(
         {n for n, cs in criteria.concept_sets.items() if any(i.include_mapped for i in cs.items)})
-    return ResolvedConceptSets(members, sorted(set(unresolved)), empty, no_map)
+    return ResolvedConceptSets(members, sorted(set(unresolved)), empty, names=names, in_extract=in_extract,
+                               mapped_unavailable=no_map)
+
+
+def _known_concepts(spark: SparkSession, extract: OmopExtract, ids: list[int]) -> tuple[dict[int, str], set[int]]:
+    """Names of the members found in the extract's concept table or the shipped subset, and which of them the
+    extract holds: one filtered scan of concept (a set member absent from both is not a concept at all)."""
+    cols = ["concept_id", "concept_name"]
+    ours = _read_shipped(spark, "concept.csv", "concept_id long, concept_name string").withColumn("ext", F.lit(False))
+    both = ours
+    if extract.has("concept"):
+        both = extract.read("concept", cols).select(*cols).withColumn("ext", F.lit(True)).unionByName(ours)
+    wanted = local_frame(spark, [(i,) for i in ids], "concept_id long")
+    rows = (both.join(F.broadcast(wanted), "concept_id").groupBy("concept_id")
+            .agg(F.max("ext").alias("ext"), F.max_by("concept_name", "ext").alias("concept_name")).collect())
+    return ({int(r["concept_id"]): r["concept_name"] for r in rows},
+            {int(r["concept_id"]) for r in rows if r["ext"]})
 
 
 def _concepts_for_codes(spark: SparkSession, extract: OmopExtract, codes: list[tuple[str, str]]) -> DataFrame:
@@ -152,10 +187,12 @@ def _concepts_for_codes(spark: SparkSession, extract: OmopExtract, codes: list[t
 
 
 def _ancestors_of(spark: SparkSession, extract: OmopExtract, roots: list[int]) -> DataFrame:
+    """(ancestor, descendant, how) rows of the extract's concept_ancestor and the shipped subset."""
     cols = ["ancestor_concept_id", "descendant_concept_id"]
-    ours = shipped_ancestors(spark)
+    ours = shipped_ancestors(spark).withColumn("how", F.lit(FROM_SHIPPED))
     if extract.has("concept_ancestor"):
-        ours = extract.read("concept_ancestor", cols).select(*cols).unionByName(ours)
+        theirs = extract.read("concept_ancestor", cols).select(*cols).withColumn("how", F.lit(FROM_EXTRACT))
+        ours = theirs.unionByName(ours)
     return ours.where(F.col("ancestor_concept_id").isin(roots)).distinct()
 
 

@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime
 
 from jobs import __version__
 from jobs.config import RunConfig
+from jobs.extract.concept_sets import SetSummary
 from jobs.extract.reader import ReadReport
 from jobs.extract.vocabulary import ResolvedConceptSets
 from jobs.outputs.shared_counts import PERSONS, SharedCounts
@@ -27,7 +28,8 @@ def versions() -> dict[str, str]:
 def build_manifest(cfg: RunConfig, *, read: ReadReport, gate: GateOutcome, resolved: ResolvedConceptSets,
                    as_of: date, as_of_source: str, run_id: str, started: datetime, timings: dict[str, float],
                    persons: int, by_status: dict, conservation: dict,
-                   quarantine: dict[str, dict[str, int]], shared: SharedCounts) -> dict:
+                   quarantine: dict[str, dict[str, int]], shared: SharedCounts, warnings: list[str] = (),
+                   concept_sets: dict[str, SetSummary] | None = None) -> dict:
     """With a threshold (--min-cell-count > 1) the person counts here are the published ones (suppressed)."""
     criteria = cfg.criteria.model
     status_counts: dict = {c: {s: by_status.get((c, s), 0) for s in STATUSES} for c in criteria.cohorts}
@@ -43,6 +45,7 @@ def build_manifest(cfg: RunConfig, *, read: ReadReport, gate: GateOutcome, resol
         "finished_utc": datetime.now(UTC).isoformat(timespec="seconds"),
         "as_of": as_of.isoformat(),
         "as_of_source": as_of_source,
+        "warnings": list(warnings),  # also on the console and at the top of the report
         "inputs": {"omop": redact(cfg.omop), "tables": read.tables,
                    "missing_tables": sorted(set(read.missing_tables)),
                    "empty_tables": sorted(set(read.empty_tables)),
@@ -50,7 +53,8 @@ def build_manifest(cfg: RunConfig, *, read: ReadReport, gate: GateOutcome, resol
         "criteria": {"path": cfg.criteria.path, "sha256": cfg.criteria.sha256, "includes": cfg.criteria.includes,
                      "trial": criteria.trial, "version": criteria.version,
                      "cohorts": {c: len(s.criteria) for c, s in criteria.cohorts.items()}},
-        "vocabulary": resolved.to_manifest(),
+        "vocabulary": {**resolved.to_manifest(),
+                       "concept_sets": {n: s.to_manifest() for n, s in (concept_sets or {}).items()}},
         "versions": versions(),
         "rows_read": gate.rows_read,
         "quality": gate.to_manifest(),

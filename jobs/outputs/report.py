@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 
+from jobs.extract.concept_sets import SetSummary
 from jobs.outputs.fs import OutputFS
 from jobs.outputs.shared_counts import SharedCounts, outcome_key, remaining_key, site_key, status_key
 from schemas.criteria import CriteriaFile, Criterion, ReviewRule
@@ -57,6 +58,23 @@ def _table(header: list[str], rows: list[list]) -> str:
     return "\n".join(out)
 
 
+def concept_sets_text(summary: dict[str, SetSummary], k: int) -> str:
+    """`cohort-finder concept-sets`: each set, then each member (id, name, how it got in, records, persons);
+    members the extract's concept table lacks are marked and listed."""
+    lines = []
+    for name, s in summary.items():
+        lacking = [m.concept_id for m in s.members if not m.in_extract]
+        lines.append(f"\n{name}: {len(s.members)} members, {suppress(s.records, k)} records, "
+                     f"{suppress(s.persons, k)} persons; read by {', '.join(s.users) or 'no criterion'}")
+        for m in s.members:
+            mark = "" if m.in_extract else "  [not in the extract's concept table]"
+            lines.append(f"  {m.concept_id:>10}  {(m.name or '(no concept row anywhere)')[:60]:<60}  {m.how:<27}"
+                         f"  records {suppress(m.records, k):>6}  persons {suppress(m.persons, k):>6}{mark}")
+        if lacking:
+            lines.append(f"  missing from the extract's concept table: {', '.join(map(str, lacking))}")
+    return "\n".join(lines)
+
+
 def write_report(fs: OutputFS, stage_dir: str, criteria: CriteriaFile, manifest: dict, attrition: list[dict],
                  by_site: list[tuple], shared: SharedCounts) -> None:
     """report.md: counts only (suppressed as asked, complementary), never person-level values."""
@@ -68,6 +86,8 @@ def write_report(fs: OutputFS, stage_dir: str, criteria: CriteriaFile, manifest:
              f"(sha256 {manifest['criteria']['sha256'][:12]}…)",
              f"- Run: {manifest['run_id']}" + (f"; counts below {k} are shown as <{k}, and counts that would let "
                                                  "one be worked out as *" if k > 1 else ""), ""]
+    if manifest.get("warnings"):
+        lines += ["## Warnings", "", *[f"- **{w}**" for w in manifest["warnings"]], ""]
     lines += ["## Status per cohort", "",
               _table(["cohort", "eligible", "possible", "ineligible"],
                      [[c, *(shared.show(status_key(c, s)) for s in ("eligible", "possible", "ineligible"))]
@@ -97,6 +117,14 @@ def write_report(fs: OutputFS, stage_dir: str, criteria: CriteriaFile, manifest:
         lines += ["## Vocabulary gaps", "",
                   f"- Codes not found in the extract's vocabulary: {', '.join(vocab['unresolved_codes']) or 'none'}",
                   f"- Concept sets with no concept: {', '.join(vocab['empty_concept_sets']) or 'none'}", ""]
+    sets = vocab.get("concept_sets") or {}
+    if sets:
+        lines += ["## Concept sets", "", "Records and persons in the extract (any date, before the quality gate); "
+                  "`cohort-finder concept-sets` lists every member.", "",
+                  _table(["concept set", "members", "in the extract's concept table", "records", "persons",
+                          "read by"],
+                         [[n, s["members"], s["members_in_extract"], suppress(s["records"], k),
+                           suppress(s["persons"], k), ", ".join(s["criteria"]) or "-"] for n, s in sets.items()]), ""]
     quality = manifest.get("quality") or {}
     if quality.get("markdown"):
         lines += ["## Data quality", "", quality["markdown"], ""]

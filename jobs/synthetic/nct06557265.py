@@ -373,6 +373,10 @@ def _secondary_mn(plan: Plan, rng: np.random.Generator) -> None:
     set_first(plan, "mn", concept=36716200)
 
 
+def _malignancy_mn(plan: Plan, rng: np.random.Generator) -> None:
+    set_first(plan, "mn", concept=36716176)
+
+
 # ------------------------------------------------------------------ the scenario list
 def _s(
     name: str,
@@ -549,10 +553,34 @@ SCENARIOS: tuple[Scenario, ...] = (
     _s(
         "pmn_ineligible_secondary_mn",
         "ineligible",
-        ("gen_exc_10", "pmn_inc_1"),
+        ("gen_exc_10", "pmn_exc_1", "pmn_inc_1"),
         (),
         _secondary_mn,
         "drug-induced MN instead of primary",
+    ),
+    _s(
+        "pmn_ineligible_malignancy_mn",
+        "ineligible",
+        ("gen_exc_10", "pmn_exc_1", "pmn_inc_1"),
+        (),
+        _malignancy_mn,
+        "malignancy-associated MN instead of primary (a secondary cause, pmn_exc_1)",
+    ),
+    _s(
+        "pmn_ineligible_hepatitis_b_form",
+        "ineligible",
+        ("gen_exc_13", "pmn_exc_1"),
+        (),
+        _add("hbv", lambda r: cond(4308946, _d(r, 200, 2000))),
+        "hepatic coma due to chronic hepatitis B: a descendant form reached only through the shipped ancestor rows",
+    ),
+    _s(
+        "pmn_eligible_old_malignancy",
+        "eligible",
+        (),
+        (),
+        _add("old_cancer", lambda r: cond(443392, _d(r, 2200, 4000))),
+        "malignancy 6-11 years ago: gen_exc_14 passes, pmn_exc_2 goes to review",
     ),
 )
 BY_NAME = {s.name: s for s in SCENARIOS}
@@ -568,7 +596,7 @@ def declared(s: Scenario, cohort: str) -> tuple[str, tuple[str, ...], tuple[str,
     """(status, failed, unknown, planted) of a scenario's person in `cohort`.
 
     In the other cohort the person is ineligible: an LN patient has no membranous nephropathy (pmn_inc_1
-    fails)
+    fails) and has SLE (pmn_exc_1 fails)
     and no PLA2R (pmn_inc_3 unknown); a pMN patient has no SLE, no LN class, one therapy label (ln_inc_1, 2, 5
     fail) and no ANA/anti-dsDNA (ln_inc_4 unknown). Those rows list only what is certain (planted=false).
     """
@@ -576,8 +604,8 @@ def declared(s: Scenario, cohort: str) -> tuple[str, tuple[str, ...], tuple[str,
         return s.status, s.failed, s.unknown, True
     general_failed = {c for c in s.failed if c.startswith(GENERAL_PREFIXES)}
     general_unknown = {c for c in s.unknown if c.startswith(GENERAL_PREFIXES)}
-    if s.cohort == "ln":
-        failed, unknown = {"pmn_inc_1"}, {"pmn_inc_3"}
+    if s.cohort == "ln":  # and SLE, a secondary cause of membranous nephropathy
+        failed, unknown = {"pmn_exc_1", "pmn_inc_1"}, {"pmn_inc_3"}
     else:
         failed, unknown = {"ln_inc_1", "ln_inc_2", "ln_inc_5"}, {"ln_inc_4"}
     return (

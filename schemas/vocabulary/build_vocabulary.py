@@ -1,10 +1,12 @@
 """Regenerate the shipped vocabulary subset from the verified concept reference (a maintainer's step).
 
 `concept.csv`: every concept the criteria name that the reference file lists (id, name, domain, vocabulary,
-code, standard flag as the sources showed it). `concept_ancestor.csv`: the few ancestor rows the product
-needs to complete an extract whose vocabulary is partial (Synthea ships an empty concept_ancestor): clinical
-drug products -> their ingredient, and 'Normal pregnancy' -> 'Pregnant'. Each row is justified by the names
-in the reference (a product's name states its ingredient), see ANCESTORS below.
+code, standard flag as the sources showed it). `concept_ancestor.csv`: the ancestor rows the product needs
+so that a concept set resolves the same on a full vocabulary, a partial one and an empty concept_ancestor
+(Synthea ships an empty one): clinical drug products -> their ingredient, 'Normal pregnancy' -> 'Pregnant',
+and every descendant form the reference lists (e.g. 'Cirrhosis of liver due to hepatitis B') -> the concept
+set item it descends from. The rows live in `ancestor_reference.csv`, each with why and the public source;
+both ends must be concepts of the reference, so no id enters the product unverified.
 
 Run: python schemas/vocabulary/build_vocabulary.py ../shared/reference/concepts/trial_concepts.csv
 """
@@ -16,22 +18,21 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).parent
+ANCESTOR_REFERENCE = HERE / "ancestor_reference.csv"  # ancestor, descendant, levels, why, source
 
-# (ancestor ingredient/parent, descendant, min_levels, max_levels, why)
-ANCESTORS = [
-    (1308216, 19080128, 2, 2, "lisinopril 10 MG Oral Tablet has ingredient lisinopril"),
-    (1308216, 19080129, 2, 2, "lisinopril 20 MG Oral Tablet has ingredient lisinopril"),
-    (1367500, 40185280, 2, 2, "losartan potassium 25 MG Oral Tablet has ingredient losartan"),
-    (1367500, 40185304, 2, 2, "losartan potassium 50 MG Oral Tablet has ingredient losartan"),
-    (19010482, 19010522, 2, 2, "cyclosporine, modified 100 MG Oral Capsule has ingredient cyclosporine"),
-    (1551099, 1551170, 2, 2, "prednisone 20 MG Oral Tablet has ingredient prednisone"),
-    (1551099, 1551192, 2, 2, "prednisone 5 MG Oral Tablet has ingredient prednisone"),
-    (950637, 19010292, 2, 2, "1 ML Tacrolimus 5 MG/ML Injection [Prograf] has ingredient tacrolimus"),
-    (1305058, 19007332, 2, 2, "methotrexate 2.5 MG Oral Tablet has ingredient methotrexate"),
-    (1310317, 35606514, 2, 2, "cyclophosphamide 1000 MG Injection has ingredient cyclophosphamide"),
-    (1777087, 40184084, 2, 2, "hydroxychloroquine sulfate 200 MG Oral Tablet has ingredient hydroxychloroquine"),
-    (4299535, 4217975, 1, 1, "Normal pregnancy Is a Pregnant (Synthea27Nj vocabulary, NOTES.md)"),
-]
+
+def read_ancestors(known: set[int]) -> list[tuple[int, int, int, int]]:
+    """The reviewed ancestor rows; an id missing from the reference or a row without a source is an error."""
+    rows = []
+    with ANCESTOR_REFERENCE.open(newline="", encoding="utf-8") as fh:
+        for n, r in enumerate(csv.DictReader(fh), start=2):
+            anc, desc = int(r["ancestor_concept_id"]), int(r["descendant_concept_id"])
+            unknown = [c for c in (anc, desc) if c not in known]
+            if unknown or not r["why"].strip() or not r["source"].strip():
+                raise SystemExit(f"{ANCESTOR_REFERENCE.name}:{n}: ids not in the reference {unknown} or no why/source")
+            rows.append((anc, desc, int(r["min_levels_of_separation"]), int(r["max_levels_of_separation"])))
+    return sorted(set(rows))
+
 
 CONCEPT_COLUMNS = ["concept_id", "concept_name", "domain_id", "vocabulary_id", "concept_class_id",
                    "standard_concept", "concept_code", "valid_start_date", "valid_end_date", "invalid_reason"]
@@ -61,9 +62,9 @@ def main(reference: str) -> None:
         w = csv.writer(fh, lineterminator="\n")
         w.writerow(["ancestor_concept_id", "descendant_concept_id", "min_levels_of_separation",
                     "max_levels_of_separation"])
-        for anc, desc, lo, hi, _why in ANCESTORS:
-            w.writerow([anc, desc, lo, hi])
-    print(f"wrote {len(seen)} concepts and {len(ANCESTORS)} ancestor rows to {HERE}")
+        ancestors = read_ancestors(set(seen))
+        w.writerows(ancestors)
+    print(f"wrote {len(seen)} concepts and {len(ancestors)} ancestor rows to {HERE}")
 
 
 if __name__ == "__main__":

@@ -115,6 +115,8 @@ SELECT person_id,
        count(*) FILTER (s = 'covid19' AND ago < 30)                 AS covid_30,
        count(*) FILTER (s = 'chronic_infection')                    AS chronic_infection,
        count(*) FILTER (s = 'malignancy' AND ago < 1826)            AS malignancy_1826,
+       count(*) FILTER (s = 'malignancy')                           AS malignancy_ever,
+       count(*) FILTER (s IN ('sle', 'mn_viral_causes', 'mn_named_secondary')) AS mn_secondary_cause,
        count(*) FILTER (s = 'cns_lupus' AND ago < 365)              AS cns_lupus_365,
        count(*) FILTER (s = 'antiphospholipid')                     AS antiphospholipid
 FROM hit GROUP BY person_id;
@@ -337,7 +339,11 @@ SELECT person_id,
     coalesce(malignancy_1826, 0) >= 1                                       AS gen_exc_14,
     coalesce(cns_lupus_365, 0) >= 1                                         AS gen_exc_16,
     coalesce(small_molecule_14, 0) >= 1 OR coalesce(antibody_90, 0) >= 1   AS gen_exc_18,
-    coalesce(antiphospholipid, 0) >= 1                                      AS ln_exc_1
+    coalesce(antiphospholipid, 0) >= 1                                      AS ln_exc_1,
+    -- pMN: a recorded secondary cause of membranous nephropathy (SLE, HBV/HCV/HIV, named secondary MN) fails;
+    -- a malignancy at any time goes to review
+    coalesce(mn_secondary_cause, 0) >= 1                                    AS pmn_exc_1,
+    coalesce(malignancy_ever, 0) >= 1                                       AS pmn_exc_2
 FROM e;
 
 -- ================================================================ outcomes: pass / fail / unknown / review
@@ -391,7 +397,9 @@ SELECT person_id, criterion, o FROM (
         review_pass(excl(gen_exc_18))        AS gen_exc_18,
         'review'                             AS gen_exc_19,
         'review'                             AS gen_exc_20,
-        review_pass(excl(ln_exc_1))          AS ln_exc_1
+        review_pass(excl(ln_exc_1))          AS ln_exc_1,
+        excl(pmn_exc_1)                      AS pmn_exc_1,
+        review_fail(excl(pmn_exc_2))         AS pmn_exc_2
     FROM truth
 ) UNPIVOT (o FOR criterion IN (COLUMNS(* EXCLUDE (person_id))));
 
@@ -413,12 +421,14 @@ SELECT cohort, criterion, ord FROM (
         'pmn_inc_3', 'pmn_inc_4', 'gen_exc_1', 'gen_exc_2', 'gen_exc_3', 'gen_exc_4', 'gen_exc_5', 'gen_exc_6',
         'gen_exc_7', 'gen_exc_8', 'gen_exc_8_1', 'gen_exc_8_2', 'gen_exc_8_3', 'gen_exc_8_4', 'gen_exc_8_5',
         'gen_exc_8_6', 'gen_exc_8_7', 'gen_exc_9', 'gen_exc_10', 'gen_exc_11', 'gen_exc_12', 'gen_exc_13', 'gen_exc_14',
-        'gen_exc_15', 'gen_exc_16', 'gen_exc_17', 'gen_exc_18', 'gen_exc_19', 'gen_exc_20']),
+        'gen_exc_15', 'gen_exc_16', 'gen_exc_17', 'gen_exc_18', 'gen_exc_19', 'gen_exc_20', 'pmn_exc_1',
+        'pmn_exc_2']),
         generate_subscripts(['sys_alive', 'gen_inc_1', 'gen_inc_2', 'gen_inc_3', 'gen_inc_4', 'pmn_inc_1', 'pmn_inc_2',
         'pmn_inc_3', 'pmn_inc_4', 'gen_exc_1', 'gen_exc_2', 'gen_exc_3', 'gen_exc_4', 'gen_exc_5', 'gen_exc_6',
         'gen_exc_7', 'gen_exc_8', 'gen_exc_8_1', 'gen_exc_8_2', 'gen_exc_8_3', 'gen_exc_8_4', 'gen_exc_8_5',
         'gen_exc_8_6', 'gen_exc_8_7', 'gen_exc_9', 'gen_exc_10', 'gen_exc_11', 'gen_exc_12', 'gen_exc_13', 'gen_exc_14',
-        'gen_exc_15', 'gen_exc_16', 'gen_exc_17', 'gen_exc_18', 'gen_exc_19', 'gen_exc_20'], 1)
+        'gen_exc_15', 'gen_exc_16', 'gen_exc_17', 'gen_exc_18', 'gen_exc_19', 'gen_exc_20', 'pmn_exc_1',
+        'pmn_exc_2'], 1)
 );
 
 CREATE OR REPLACE TEMP TABLE peer_status AS

@@ -13,6 +13,23 @@ ALL_TABLES = ["person", "observation_period", "death", "condition_occurrence", "
               "cdm_source", "concept", "concept_ancestor", "concept_relationship"]
 
 
+# a truncated export: measurement without the columns lab criteria read (issue 15.4)
+TRUNCATED_MEASUREMENT = ("value_as_number", "unit_concept_id", "unit_source_value", "value_as_concept_id",
+                         "range_high")
+
+
+def drop_columns(path: Path, drop: tuple[str, ...]) -> None:
+    """Rewrite a written CSV table without `drop` (as a partial export would have it)."""
+    with path.open(newline="", encoding="utf-8") as fh:
+        reader = csv.DictReader(fh)
+        header = [c for c in reader.fieldnames or [] if c not in drop]
+        rows = list(reader)
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        w = csv.DictWriter(fh, header, extrasaction="ignore", lineterminator="\n")
+        w.writeheader()
+        w.writerows(rows)
+
+
 def columns(table: str) -> list[str]:
     return [f["name"] for f in SPEC[table]["fields"]]
 

@@ -12,6 +12,7 @@ import pytest
 
 from jobs.config import RunConfig
 from jobs.outputs.manifest import build_manifest
+from jobs.outputs.shared_counts import shared_counts
 from jobs.redaction import redact
 from jobs.rules.loader import load_criteria
 from tests.conftest import CRITERIA
@@ -27,7 +28,7 @@ def _manifest_for(location: str) -> dict:
     stub = SimpleNamespace(to_manifest=dict, rows_read={})
     return build_manifest(cfg, read=report, gate=stub, resolved=stub, as_of=AS_OF, as_of_source="--as-of",
                           run_id="r", started=datetime.now(UTC), timings={}, persons=0, by_status={},
-                          conservation={}, quarantine={})
+                          conservation={}, quarantine={}, shared=shared_counts({}, [], [], 0, 0))
 
 
 @pytest.mark.parametrize("location", [
