@@ -97,8 +97,8 @@ def bad_frames(spark):
 
 
 @pytest.fixture(scope="module")
-def suites():
-    return load_suites()
+def suites(criteria):
+    return load_suites(labs=criteria.labs)
 
 
 @pytest.fixture(scope="module")
