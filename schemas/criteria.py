@@ -294,8 +294,9 @@ class CriteriaFile(Model):
                                                                                 lab.facts):
                 out.append(f"unit: {rule.unit} cannot express lab {rule.lab} (its results are {lab.unitless_is})")
             if rule.derive is not None:
-                out += [f"derive: {rule.derive} needs a lab named {i.lab} (define it under labs:)"
-                        for i in DERIVATIONS[rule.derive].inputs if i.lab not in self.labs]
+                out += [f"derive: {rule.derive} needs a lab named {' or '.join(labs)} (define it under labs:)"
+                        for labs in DERIVATIONS[rule.derive].required_groups().values()
+                        if not any(lab in self.labs for lab in labs)]
         return out
 
     def criterion(self, cid: str) -> Criterion:

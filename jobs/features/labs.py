@@ -13,7 +13,7 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from jobs.extract.units import converted
-from jobs.features.derived import derived_feature
+from jobs.features.derived import derived_feature, same_day_features
 from jobs.features.lab_series import series_aggregate
 from jobs.features.windows import first_day, in_window
 from jobs.quality.quarantine import UNIT_FLAG
@@ -97,12 +97,17 @@ def lab_features(results: DataFrame, demographics: DataFrame, requests: list[Lab
     aggs += [series_aggregate(r, as_of) for r in sorted(series)]
     if UNIT_FLAG not in results.columns:  # results that did not go through the gate: every row may be evidence
         results = results.withColumn(UNIT_FLAG, F.lit(False))
-    results = results.where(in_some_window([*requests, *series], as_of))
-    per_person = results.groupBy("person_id").agg(*aggs) if aggs else results.select("person_id").distinct()
-    if not derived:
-        return per_person
-    demo = demographics.select("person_id", "sex", "birth_date")
+    paired = same_day_features(results, demographics, [d for d in derived if d.pairing == "same_day"], as_of,
+                               ~F.col(UNIT_FLAG))
+    latest = sorted(d for d in derived if d.pairing == "latest")
+    windowed = results.where(in_some_window([*requests, *series], as_of))
+    per_person = windowed.groupBy("person_id").agg(*aggs) if aggs else windowed.select("person_id").distinct()
     names = [r.name for r in sorted(requests)]
-    return (per_person.join(demo.hint("merge"), "person_id", "left")  # person-level: never broadcast
-            .select("person_id", *names, *[derived_feature(d) for d in sorted(derived)],
-                    *[r.name for r in sorted(series)]))
+    series_names = [r.name for r in sorted(series)]
+    if latest:
+        demo = demographics.select("person_id", "sex", "birth_date")
+        per_person = (per_person.join(demo.hint("merge"), "person_id", "left")  # person-level: never broadcast
+                      .select("person_id", *names, *series_names, *[derived_feature(d) for d in latest]))
+    if paired is not None:
+        per_person = per_person.join(paired, "person_id", "full")
+    return per_person.select("person_id", *names, *[d.name for d in sorted(derived)], *series_names)
