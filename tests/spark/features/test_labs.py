@@ -65,7 +65,8 @@ def test_lab_results_carry_the_lab_the_unit_and_the_value_in_the_plausibility_un
     rows = {r["measurement_id"]: r for r in results.collect()}
     assert sorted(rows) == list(range(1, 12))
     assert {i: (rows[i]["lab"], rows[i]["unit_key"]) for i in (1, 2, 3, 8, 10)} == {
-        1: ("upcr", "mg/mmol"), 2: ("upcr", "mmol/L"), 3: ("upcr", "mg/g"), 8: ("alt", "U/L"), 10: ("creatinine", "mg/dL")}
+        1: ("upcr", "mg/mmol"), 2: ("upcr", "mmol/L"), 3: ("upcr", "mg/g"), 8: ("alt", "U/L"),
+        10: ("creatinine", "mg/dL")}
     assert rows[1]["value_canonical"] == pytest.approx(250 / 113.12)
     assert rows[3]["value_canonical"] == pytest.approx(0.8)
     assert rows[2]["value_canonical"] is None  # unconvertible
