@@ -13,8 +13,8 @@ from pyspark.sql import Column
 from pyspark.sql import functions as F
 
 from jobs.extract.units import converted
-from jobs.quality.quarantine import UNIT_FLAG
 from jobs.features.windows import in_window
+from jobs.quality.quarantine import UNIT_FLAG
 from schemas.features import LabSeriesRequest
 
 
