@@ -89,7 +89,7 @@ def run(spark: SparkSession, cfg: RunConfig) -> RunResult:
         with timer.stage("read"):
             extract = open_extract(spark, cfg)
             as_of, as_of_source = resolve_as_of(extract, cfg.as_of)
-            suites = load_suites()
+            suites = load_suites(labs=criteria.labs)
             inputs = prepare_inputs(spark, extract, criteria, lab_units(suites))
             concept_sets = summarize(spark, inputs.frames, inputs.resolved, criteria)
         with timer.stage("quality"):
@@ -203,7 +203,7 @@ def check(spark: SparkSession, cfg: RunConfig) -> tuple[str, bool]:
     passed (no error-severity expectation failed)."""
     extract = open_extract(spark, cfg)
     as_of, source = resolve_as_of(extract, cfg.as_of)
-    suites = load_suites()
+    suites = load_suites(labs=cfg.criteria.model.labs)
     inputs = prepare_inputs(spark, extract, cfg.criteria.model, lab_units(suites))
     frames = dict(inputs.frames)
     labs = frames.pop(LAB_RESULTS)

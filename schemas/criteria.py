@@ -9,9 +9,11 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
+from schemas.base import ID_PATTERN, Model
 from schemas.derived import DERIVATIONS
+from schemas.labs import LabDefinition
 from schemas.units import BY_KEY, convertible
 from schemas.value_rules import (
     TOP_LEVEL_ONLY,
@@ -22,12 +24,6 @@ from schemas.value_rules import (
     MixedRule,
     rebuild,
 )
-
-ID_PATTERN = r"^[a-z][a-z0-9_]*$"
-
-
-class Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 # ------------------------------------------------------------------ vocabulary
@@ -63,24 +59,6 @@ class ConceptSet(Model):
         if all(i.exclude for i in self.items):
             raise ValueError("a concept set needs at least one item that is not excluded")
         return self
-
-
-class LabDefinition(Model):
-    """A lab analyte: which results count, and the facts needed to convert and judge them."""
-
-    name: str  # short label for reason codes, e.g. "UPCR"
-    concept_set: str
-    molar_mass: float | None = Field(None, gt=0)  # g/mol; enables mg/dL <-> umol/L, mg/g <-> mg/mmol
-    default_uln: float | None = Field(None, gt=0)  # in `uln_unit`, used when a result has no range_high
-    uln_unit: str | None = None
-    unitless_is: str | None = None  # results with no unit are taken to be in this unit (e.g. titer)
-
-    @field_validator("uln_unit", "unitless_is")
-    @classmethod
-    def _known_unit(cls, v: str | None) -> str | None:
-        if v is not None and v not in BY_KEY:
-            raise ValueError(f"unknown unit {v!r}; known units: {', '.join(BY_KEY)}")
-        return v
 
 
 # ------------------------------------------------------------------ rules
@@ -289,8 +267,6 @@ class CriteriaFile(Model):
         for name, lab in self.labs.items():
             if lab.concept_set not in self.concept_sets:
                 problems.append(f"labs.{name}.concept_set: unknown concept set {lab.concept_set!r}")
-            if (lab.default_uln is None) != (lab.uln_unit is None):
-                problems.append(f"labs.{name}: default_uln and uln_unit go together")
         for name, cohort in self.cohorts.items():
             for cid in cohort.criteria:
                 if cid not in seen:
@@ -315,11 +291,12 @@ class CriteriaFile(Model):
             elif rule.relative_to == "uln" and lab.default_uln is None:
                 out.append(f"relative_to: lab {rule.lab} needs default_uln for results without range_high")
             elif rule.unit is not None and lab.unitless_is and not convertible(lab.unitless_is, rule.unit,
-                                                                                lab.molar_mass):
+                                                                                lab.facts):
                 out.append(f"unit: {rule.unit} cannot express lab {rule.lab} (its results are {lab.unitless_is})")
             if rule.derive is not None:
-                out += [f"derive: {rule.derive} needs a lab named {i.lab} (define it under labs:)"
-                        for i in DERIVATIONS[rule.derive].inputs if i.lab not in self.labs]
+                out += [f"derive: {rule.derive} needs a lab named {' or '.join(labs)} (define it under labs:)"
+                        for labs in DERIVATIONS[rule.derive].required_groups().values()
+                        if not any(lab in self.labs for lab in labs)]
         return out
 
     def criterion(self, cid: str) -> Criterion:

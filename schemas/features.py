@@ -146,16 +146,23 @@ class LabRequest:
 class DerivedRequest:
     method: str  # a name in schemas.derived.DERIVATIONS
     lookback_days: int | None
+    available: tuple[str, ...] | None = None  # the input labs the criteria file defines (None: every input)
 
     @property
     def name(self) -> str:
         return f"{self.method}__{_window(self.lookback_days)}"
 
     @property
+    def pairing(self) -> str:
+        return DERIVATIONS[self.method].pairing
+
+    @property
     def inputs(self) -> tuple[LabRequest, ...]:
-        """The latest result of each input lab in the same window, in the unit the formula reads."""
-        return tuple(LabRequest(i.lab, "numeric", i.unit, self.lookback_days, "latest")
-                     for i in DERIVATIONS[self.method].inputs)
+        """The latest result of each available input lab in its window (the rule's, or the whole history), in
+        the unit the formula reads; for `same_day` pairing these name the units the results must carry."""
+        return tuple(LabRequest(i.lab, "numeric", i.unit, None if i.window == "history" else self.lookback_days,
+                                "latest")
+                     for i in DERIVATIONS[self.method].inputs if self.available is None or i.lab in self.available)
 
 
 @dataclass(frozen=True)
@@ -209,16 +216,17 @@ class FeaturePlan:
         return sorted((r for r in self.events if r.family == family), key=lambda r: r.name)
 
     def lab_units(self) -> dict[str, set[str]]:
-        """{lab: units it is asked in}: the conversions the lab results must carry."""
+        """{lab: units it is asked in}: the conversions the lab results must carry (derived inputs included)."""
         out: dict[str, set[str]] = {}
-        for r in [*self.labs, *self.series]:
+        for r in [*self.labs, *self.series, *[i for d in self.derived for i in d.inputs]]:
             if r.unit is not None:
                 out.setdefault(r.lab, set()).add(r.unit)
         return out
 
     def lab_names(self) -> set[str]:
         """Every lab a feature reads (its results are the lab rows the read stage builds)."""
-        return {r.lab for r in self.labs} | {r.lab for r in self.series}
+        return ({r.lab for r in self.labs} | {r.lab for r in self.series}
+                | {i.lab for d in self.derived for i in d.inputs})
 
 
 def event_request(rule: ConditionRule | ObservationRule | ProcedureRule | DrugRule) -> EventRequest:
@@ -235,7 +243,10 @@ def lab_request(criteria: CriteriaFile, rule: LabRule) -> LabRequest:
 
 
 def derived_request(criteria: CriteriaFile, rule: LabRule) -> DerivedRequest | None:
-    return DerivedRequest(rule.derive, criteria.lookback(rule)) if rule.derive else None
+    if not rule.derive:
+        return None
+    available = tuple(i.lab for i in DERIVATIONS[rule.derive].inputs if i.lab in criteria.labs)
+    return DerivedRequest(rule.derive, criteria.lookback(rule), available)
 
 
 def series_request(criteria: CriteriaFile, rule: LabSeriesRule) -> LabSeriesRequest:
@@ -258,7 +269,8 @@ def plan_features(criteria: CriteriaFile) -> FeaturePlan:
                 derived = derived_request(criteria, rule)
                 if derived:
                     plan.derived.add(derived)
-                    plan.labs.update(derived.inputs)
+                    if derived.pairing == "latest":  # same-day pairs are read per day, not as latest features
+                        plan.labs.update(derived.inputs)
             elif isinstance(rule, LabSeriesRule):
                 plan.series.add(series_request(criteria, rule))
             elif isinstance(rule, DrugDoseRule):

@@ -90,7 +90,7 @@ class LabSeriesRule(_Model):
         lab = criteria.labs.get(self.lab)
         if lab is None:
             return [f"lab: unknown lab {self.lab!r} (define it under labs:)"]
-        if lab.unitless_is and not convertible(lab.unitless_is, self.unit, lab.molar_mass):
+        if lab.unitless_is and not convertible(lab.unitless_is, self.unit, lab.facts):
             return [f"unit: {self.unit} cannot express lab {self.lab} (its results are {lab.unitless_is})"]
         return []
 

@@ -10,7 +10,7 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from jobs.columns import local_frame
-from jobs.extract.units import CANONICAL, converted, factor_column, with_unit_factors, with_unit_key
+from jobs.extract.units import CANONICAL, converted, factor_column, offset_column, with_unit_factors, with_unit_key
 from schemas.criteria import LabDefinition
 
 # Result concepts read as positive / negative: the value sets OHDSI and N3C phenotypes use for lab results
@@ -54,4 +54,5 @@ def lab_results(measurement: DataFrame, membership: DataFrame, labs: dict[str, L
                           .alias("positive")))
     canonical = {lab: unit for lab, unit in canonical.items() if lab in labs}
     with_factors = with_unit_factors(recognised, labs, targets, canonical)
-    return with_factors.withColumn("value_canonical", converted(CANONICAL)).drop(factor_column(CANONICAL))
+    return with_factors.withColumn("value_canonical", converted(CANONICAL)).drop(factor_column(CANONICAL),
+                                                                                   offset_column(CANONICAL))

@@ -3,9 +3,10 @@
 
 A result's unit is recognised by unit_concept_id, else by its normalised unit_source_value (Synthea writes
 `U/L` with unit_concept_id 0), else, when no unit is recorded at all, by the lab's `unitless_is`. Conversion
-factors come from one small broadcast table keyed by (lab, unit key), with one factor column per unit any
-reader asks for (the criteria's units, and the unit each lab's plausibility range is written in): a value in
-unit U is `value_as_number * factor(U)`, null when the result's unit cannot be converted to U.
+factors come from one small broadcast table keyed by (lab, unit key), with one factor column and one offset
+column per unit any reader asks for (the criteria's units, and the unit each lab's plausibility range is written
+in): a value in unit U is `value_as_number * factor(U) + offset(U)` (the offset is 0 except through an affine
+unit equation such as HbA1c's IFCC-NGSP master equation), null when the result's unit cannot be converted to U.
 """
 
 from __future__ import annotations
@@ -59,32 +60,47 @@ def with_unit_key(results: DataFrame, unitless: Column) -> DataFrame:
 
 def factor_column(unit: str) -> str:
     """Name of the factor column into `unit` (or into each lab's canonical unit for CANONICAL)."""
-    return "_f_" + (re.sub(r"[^a-z0-9]+", "_", unit.lower()).strip("_") or "x")
+    return "_f_" + _unit_slug(unit)
+
+
+def offset_column(unit: str) -> str:
+    """Name of the offset column into `unit`: 0.0 wherever the factor is set, except for affine equations."""
+    return "_o_" + _unit_slug(unit)
+
+
+def _unit_slug(unit: str) -> str:
+    """A column-safe spelling that keeps units apart: `%` and `%{HbA1c}` differ, as do `/min` and `min`."""
+    text = unit.lower().replace("%", "pct").replace("/", "_per_").replace("^", "e")
+    return re.sub(r"[^a-z0-9]+", "_", text).strip("_") or "x"
 
 
 def factor_rows(labs: dict[str, LabDefinition], targets: dict[str, set[str]],
                 canonical: dict[str, str]) -> tuple[list[tuple], list[str]]:
-    """(rows, factor column names) of the factor table: one row per (lab, recognised unit) that converts to
-    at least one unit the lab is read in."""
-    units = sorted({u for us in targets.values() for u in us})
-    columns = [factor_column(u) for u in units] + [factor_column(CANONICAL)]
+    """(rows, factor and offset column names) of the factor table: one row per (lab, recognised unit) that
+    converts to at least one unit the lab is read in."""
+    units = sorted({u for us in targets.values() for u in us}) + [CANONICAL]
+    columns = [c for u in units for c in (factor_column(u), offset_column(u))]
     if len(set(columns)) != len(columns):
         raise ValueError(f"units {units} do not have distinct factor column names")
     rows = []
     for name in sorted(set(targets) | set(canonical)):
         lab = labs[name]
-        wanted = {u: factors_to(u, lab.molar_mass) for u in targets.get(name, ())}
-        canon = factors_to(canonical[name], lab.molar_mass) if name in canonical else {}
-        keys = sorted(set(canon).union(*[set(f) for f in wanted.values()]))
-        for key in keys:
-            rows.append((name, key, *[wanted[u].get(key) if u in wanted else None for u in units],
-                         canon.get(key)))
+        wanted = {u: factors_to(u, lab.facts) for u in targets.get(name, ())}
+        if name in canonical:
+            wanted[CANONICAL] = factors_to(canonical[name], lab.facts)
+        for key in sorted(set().union(*[set(f) for f in wanted.values()])):
+            cells = []
+            for u in units:
+                c = wanted.get(u, {}).get(key)
+                cells += [c.scale, c.offset] if c is not None else [None, None]
+            rows.append((name, key, *cells))
     return rows, columns
 
 
 def with_unit_factors(results: DataFrame, labs: dict[str, LabDefinition], targets: dict[str, set[str]],
                       canonical: dict[str, str]) -> DataFrame:
-    """Adds one factor column per target unit and `_f_canonical`, by a broadcast join on (lab, unit_key)."""
+    """Adds a factor and an offset column per target unit and for CANONICAL, by a broadcast join on
+    (lab, unit_key)."""
     rows, columns = factor_rows(labs, targets, canonical)
     ddl = ", ".join(["_f_lab string", "_f_unit string", *[f"{c} double" for c in columns]])
     factors = local_frame(results.sparkSession, rows, ddl)
@@ -95,4 +111,4 @@ def with_unit_factors(results: DataFrame, labs: dict[str, LabDefinition], target
 
 def converted(unit: str) -> Column:
     """value_as_number in `unit` (a unit the lab results carry a factor for), null when not convertible."""
-    return F.col("value_as_number") * F.col(factor_column(unit))
+    return F.col("value_as_number") * F.col(factor_column(unit)) + F.col(offset_column(unit))

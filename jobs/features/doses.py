@@ -51,7 +51,7 @@ def _per_unit(unit_concept: Column, target: str, pick: int) -> Column:
     out = F.lit(None)
     to_target = factors_to(target)
     for cid, (label, rate, factor) in sorted(AMOUNT_UNITS.items()):
-        v = label if pick == 0 else (factor * to_target[rate] if rate in to_target else None)
+        v = label if pick == 0 else (factor * to_target[rate].scale if rate in to_target else None)
         out = F.when(unit_concept == cid, F.lit(v)).otherwise(out)
     return out
 

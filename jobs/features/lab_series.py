@@ -14,6 +14,7 @@ from pyspark.sql import functions as F
 
 from jobs.extract.units import converted
 from jobs.features.windows import in_window
+from jobs.quality.quarantine import UNIT_FLAG
 from schemas.features import LabSeriesRequest
 
 
@@ -28,7 +29,7 @@ def meets(x: Column, comparator: str | None, value: float | None, upper: float |
 
 def series_aggregate(req: LabSeriesRequest, as_of: date) -> Column:
     """One LAB_SERIES_FEATURE struct for a request, over lab_results rows."""
-    value = converted(req.unit)
+    value = F.when(~F.col(UNIT_FLAG), converted(req.unit))  # a result quarantined for its unit is never evidence
     usable = (F.col("lab") == req.lab) & in_window(F.col("measurement_date"), as_of, req.lookback_days) \
         & value.isNotNull()
     meeting = usable & meets(value, req.comparator, req.value, req.max)

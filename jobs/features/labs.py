@@ -1,7 +1,8 @@
 """Labs: the latest (or max/min) usable result in a window, in the request's unit.
 
 A numeric result whose unit cannot be converted to the requested unit is not evidence; it is counted in
-`n_unconvertible`, so the evidence text can say why a person with results is still unknown.
+`n_unconvertible`, so the evidence text can say why a person with results is still unknown. That includes the
+results the gate quarantined for their unit: they reach this stage flagged (`UNIT_FLAG`) only to be counted.
 """
 
 from __future__ import annotations
@@ -12,9 +13,10 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from jobs.extract.units import converted
-from jobs.features.derived import derived_feature
+from jobs.features.derived import derived_feature, same_day_features
 from jobs.features.lab_series import series_aggregate
 from jobs.features.windows import first_day, in_window
+from jobs.quality.quarantine import UNIT_FLAG
 from schemas.criteria import LabDefinition
 from schemas.features import DerivedRequest, LabRequest, LabSeriesRequest
 from schemas.units import factors_to
@@ -23,9 +25,10 @@ from schemas.units import factors_to
 def lab_aggregate(req: LabRequest, lab: LabDefinition, as_of: date) -> Column:
     """One LAB_FEATURE struct (an aggregate expression) for a request, over lab_results rows."""
     window = (F.col("lab") == req.lab) & in_window(F.col("measurement_date"), as_of, req.lookback_days)
+    evidence = ~F.col(UNIT_FLAG)
     tie = [F.col("measurement_date").alias("date"), F.col("measurement_id").alias("id")]
     if req.mode == "qualitative":
-        usable = window & F.col("positive").isNotNull()
+        usable = window & evidence & F.col("positive").isNotNull()
         order = [F.col("positive").alias("k")] if req.aggregate == "max" else []
         best = F.max(F.when(usable, F.struct(*order, *tie, F.col("positive").alias("pos"),
                                              F.col("measurement_concept_id").alias("cid"),
@@ -34,11 +37,11 @@ def lab_aggregate(req: LabRequest, lab: LabDefinition, as_of: date) -> Column:
         value, uln_ratio = F.lit(None).cast("double"), F.lit(None).cast("double")
         unconvertible = F.lit(0).cast("long")
     else:
-        value_col = converted(req.unit)
+        value_col = F.when(evidence, converted(req.unit))
         uln = (F.when(F.col("range_high") > 0, F.col("value_as_number") / F.col("range_high")))
-        to_req = factors_to(req.unit, lab.molar_mass) if req.unit else {}
+        to_req = factors_to(req.unit, lab.facts) if req.unit else {}
         if lab.default_uln is not None and lab.uln_unit in to_req:  # never divide by a NaN ULN: NaN >= 3 is true
-            uln = uln.otherwise(value_col / F.lit(lab.default_uln * to_req[lab.uln_unit]))
+            uln = uln.otherwise(value_col / F.lit(to_req[lab.uln_unit].apply(lab.default_uln)))
         usable = window & value_col.isNotNull()
         key = {"latest": [], "max": [value_col.alias("k")], "min": [(-value_col).alias("k")]}[req.aggregate]
         best = F.max(F.when(usable, F.struct(*key, *tie, value_col.alias("v"), uln.alias("u"),
@@ -92,12 +95,19 @@ def lab_features(results: DataFrame, demographics: DataFrame, requests: list[Lab
     per series request, for persons with any lab result."""
     aggs = [lab_aggregate(r, labs[r.lab], as_of) for r in sorted(requests)]
     aggs += [series_aggregate(r, as_of) for r in sorted(series)]
-    results = results.where(in_some_window([*requests, *series], as_of))
-    per_person = results.groupBy("person_id").agg(*aggs) if aggs else results.select("person_id").distinct()
-    if not derived:
-        return per_person
-    demo = demographics.select("person_id", "sex", "birth_date")
+    if UNIT_FLAG not in results.columns:  # results that did not go through the gate: every row may be evidence
+        results = results.withColumn(UNIT_FLAG, F.lit(False))
+    paired = same_day_features(results, demographics, [d for d in derived if d.pairing == "same_day"], as_of,
+                               ~F.col(UNIT_FLAG))
+    latest = sorted(d for d in derived if d.pairing == "latest")
+    windowed = results.where(in_some_window([*requests, *series], as_of))
+    per_person = windowed.groupBy("person_id").agg(*aggs) if aggs else windowed.select("person_id").distinct()
     names = [r.name for r in sorted(requests)]
-    return (per_person.join(demo.hint("merge"), "person_id", "left")  # person-level: never broadcast
-            .select("person_id", *names, *[derived_feature(d) for d in sorted(derived)],
-                    *[r.name for r in sorted(series)]))
+    series_names = [r.name for r in sorted(series)]
+    if latest:
+        demo = demographics.select("person_id", "sex", "birth_date")
+        per_person = (per_person.join(demo.hint("merge"), "person_id", "left")  # person-level: never broadcast
+                      .select("person_id", *names, *series_names, *[derived_feature(d) for d in latest]))
+    if paired is not None:
+        per_person = per_person.join(paired, "person_id", "full")
+    return per_person.select("person_id", *names, *[d.name for d in sorted(derived)], *series_names)

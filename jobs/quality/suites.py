@@ -1,5 +1,11 @@
 """Expectation suites as data: `expectations/*.json`, one per OMOP table plus `lab_values.json`.
 
+Lab plausibility ranges are not in the suites: they live with the lab definitions (the lab catalogue
+`criteria/catalogue/labs.yaml`, or the trial's `labs:`). `lab_values.json` holds one template expectation,
+`expect_lab_values_to_be_plausible`, that `load_suites(labs=...)` expands into one range check per lab of the
+criteria (`expect_column_values_to_be_between` on value_canonical, in the range's unit), and into a skipped
+result naming each lab that has no range.
+
 Loading validates every expectation: GX types through `ExpectationConfiguration(...).to_domain_obj()` (a typo
 or a bad kwarg raises `SuiteError`, never a silent drop), house types against `HOUSE_TYPES`. Each carries a
 severity (`error` stops the run, `warn` is recorded) and the reason for it (`meta.why`); row-level warn
@@ -10,12 +16,14 @@ from __future__ import annotations
 
 import difflib
 import json
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
 from jobs.errors import CohortFinderError
 from jobs.extract.reader import MALFORMED
+from schemas.labs import LabDefinition
 
 Severity = Literal["error", "warn"]
 SUITES_DIR = Path(__file__).resolve().parents[2] / "expectations"
@@ -40,7 +48,9 @@ HOUSE_TYPES: dict[str, frozenset[str]] = {
     "expect_column_values_to_not_be_after_death": frozenset({"column", "days"}),
     "expect_column_values_to_not_be_before_birth_year": frozenset({"column"}),
     "expect_lab_values_to_have_convertible_unit": frozenset({"column"}),
+    "expect_lab_values_to_be_plausible": frozenset({"column"}),
 }
+PLAUSIBLE = "expect_lab_values_to_be_plausible"  # the template of the per-lab range checks
 PARAMETERS = ("as_of", "as_of_year")
 
 
@@ -102,8 +112,9 @@ class Suite:
 
 
 
-def load_suites(directory: Path | None = None) -> dict[str, Suite]:
-    """Every `*.json` suite in `directory` (default `<repo>/expectations`), validated, by suite name."""
+def load_suites(directory: Path | None = None, labs: Mapping[str, LabDefinition] | None = None) -> dict[str, Suite]:
+    """Every `*.json` suite in `directory` (default `<repo>/expectations`), validated, by suite name; with
+    `labs`, the plausibility template expanded into each lab's range check (`with_lab_ranges`)."""
     directory = Path(directory) if directory is not None else SUITES_DIR
     files = sorted(directory.glob("*.json"))
     if not files:
@@ -113,8 +124,35 @@ def load_suites(directory: Path | None = None) -> dict[str, Suite]:
         suite = _load_suite(path)
         if suite.name in suites:
             raise SuiteError(f"{path.name}: suite name {suite.name!r} is used twice")
-        suites[suite.name] = suite
+        suites[suite.name] = with_lab_ranges(suite, labs) if labs is not None else suite
     return suites
+
+
+def with_lab_ranges(suite: Suite, labs: Mapping[str, LabDefinition]) -> Suite:
+    """`suite` with each PLAUSIBLE template replaced by one range check per lab that has a plausible range,
+    and one check without a range (reported as skipped, never a flag) per lab that has none."""
+    checks: list[Check] = []
+    for check in suite.checks:
+        if check.type != PLAUSIBLE:
+            checks.append(check)
+            continue
+        for name, lab in labs.items():
+            r = lab.plausible
+            if r is None:
+                checks.append(replace(check, lab=name, quarantine=None,
+                                      why=f"lab {name} has no plausible range (criteria/catalogue/labs.yaml or the "
+                                          "trial's labs:): its values are not range-checked"))
+                continue
+            bounds = {k: _plain(v) for k, v in (("min_value", r.min), ("max_value", r.max)) if v is not None}
+            shown = f"{_show(bounds.get('min_value'))}-{_show(bounds.get('max_value'))}"
+            checks.append(replace(check, type="expect_column_values_to_be_between", kwargs={**check.kwargs, **bounds},
+                                  lab=name, unit=r.unit,
+                                  why=f"{name} outside {shown} {r.unit} is a unit or entry error; quarantined."))
+    return replace(suite, checks=tuple(checks))
+
+
+def _plain(v: float) -> float | int:
+    return int(v) if float(v).is_integer() else v
 
 
 def _load_suite(path: Path) -> Suite:
@@ -193,7 +231,7 @@ def lab_units(suites: dict[str, Suite]) -> dict[str, str]:
 
 def known_labs(suite: Suite) -> frozenset[str]:
     """Labs with a plausibility range in `suite`."""
-    return frozenset(c.lab for c in suite.checks if c.lab)
+    return frozenset(c.lab for c in suite.checks if c.lab and c.unit)
 
 
 def _show(value: Any) -> str:

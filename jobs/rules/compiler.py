@@ -145,9 +145,10 @@ def _lab(rule: LabRule, ctx: Context) -> Evidence:
         value, unit = x, F.lit(rule.unit)
     truth = F.when(x.isNotNull(), truth)
     bad_units = F.coalesce(feat["n_unconvertible"], F.lit(0))
+    into = f" to {rule.unit}".replace("%", "%%") if rule.unit else ""  # a format string: `%` must be escaped
     missing = F.concat(F.lit(f"no {lab.name} result{window_text(lookback)}"),
-                       F.when(bad_units > 0, F.format_string(" (%d with a unit that cannot be converted)", bad_units))
-                       .otherwise(F.lit("")))
+                       F.when(bad_units > 0, F.format_string(f" (%d with a unit that cannot be converted{into})",
+                                                             bad_units)).otherwise(F.lit("")))
     return Evidence(truth, value, unit, feat["date"], feat["concept_id"],
                     F.when(x.isNotNull(), text).otherwise(missing))
 

@@ -3,6 +3,10 @@
 YAML is parsed with the safe loader (no object construction). Validation errors are re-raised as
 `CriteriaError` naming the file, the line, the criterion id and the field, e.g.
 `criteria/x.yaml:57: criterion gen_exc_1, rule.comparator: Input should be '>', '>=', ...`.
+
+Each lab of the file takes its analyte facts from the lab catalogue (`criteria/catalogue/labs.yaml`, see
+schemas/labs.py): the catalogue entry's fields are merged under the trial's own before validation, so a field
+the trial file gives wins, and a catalogue error names the catalogue's line.
 """
 
 from __future__ import annotations
@@ -18,6 +22,9 @@ from pydantic import ValidationError
 from jobs.errors import CriteriaError
 from schemas.atlas import AtlasError, atlas_items
 from schemas.criteria import CriteriaFile
+from schemas.labs import LabCatalogue
+
+CATALOGUE = Path(__file__).resolve().parents[2] / "criteria" / "catalogue" / "labs.yaml"
 
 
 @dataclass(frozen=True)
@@ -45,8 +52,56 @@ def load_criteria(path: str | Path) -> LoadedCriteria:
 
 
 def parse_criteria(text: str, name: str = "<criteria>", base: Path | None = None,
-                   includes: dict[str, str] | None = None) -> CriteriaFile:
-    """The validated model; `atlas:` concept sets are read relative to `base` (their hashes into `includes`)."""
+                   includes: dict[str, str] | None = None, catalogue: LabCatalogue | None = None) -> CriteriaFile:
+    """The validated model; `atlas:` concept sets are read relative to `base` (their hashes into `includes`);
+    each lab takes its lab catalogue entry (`catalogue`, default the shipped one)."""
+    data, node = _parse_yaml(text, name)
+    if not isinstance(data, dict):
+        raise CriteriaError(f"{name}: expected a mapping with trial, concept_sets, criteria and cohorts")
+    _expand_atlas(data, node, name, base or Path("."), includes if includes is not None else {})
+    data = with_catalogue(data, load_catalogue() if catalogue is None else catalogue, name, node)
+    try:
+        return CriteriaFile.model_validate(data)
+    except ValidationError as exc:
+        raise CriteriaError(_describe(exc, data, node, name)) from None
+
+
+def load_catalogue(path: str | Path = CATALOGUE) -> LabCatalogue:
+    """The lab catalogue, validated; errors name the catalogue file and line."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CriteriaError(f"{path}: cannot read the lab catalogue ({exc})") from None
+    data, node = _parse_yaml(text, str(path))
+    try:
+        return LabCatalogue.model_validate(data)
+    except ValidationError as exc:
+        raise CriteriaError(_describe(exc, data, node, str(path))) from None
+
+
+def with_catalogue(data: dict, catalogue: LabCatalogue, name: str, node: yaml.Node) -> dict:
+    """`data` with each lab's catalogue entry merged under the lab's own fields (the trial's fields win)."""
+    labs = data.get("labs")
+    if not isinstance(labs, dict):
+        return data
+    merged = {}
+    for key, lab in labs.items():
+        if not isinstance(lab, dict):
+            merged[key] = lab
+            continue
+        ref = lab.get("catalogue", key)
+        entry = catalogue.labs.get(ref) if isinstance(ref, str) else None
+        if entry is None and "catalogue" in lab:
+            line = _key_line(_child(node, "labs"), key)
+            raise CriteriaError(f"{name}{f':{line}' if line else ''}: labs.{key}.catalogue: no lab {ref!r} in the "
+                                f"lab catalogue ({CATALOGUE.name}); known: {', '.join(sorted(catalogue.labs))}")
+        facts = entry.model_dump(exclude_unset=True, exclude={"description"}) if entry is not None else {}
+        merged[key] = {**facts, **lab}
+    return {**data, "labs": merged}
+
+
+def _parse_yaml(text: str, name: str):
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.load(text, Loader=_UniqueKeyLoader)
@@ -56,13 +111,7 @@ def parse_criteria(text: str, name: str = "<criteria>", base: Path | None = None
         raise CriteriaError(f"{name}{line}: not valid YAML: {exc.problem or exc}") from None
     except yaml.YAMLError as exc:
         raise CriteriaError(f"{name}: not valid YAML: {exc}") from None
-    if not isinstance(data, dict):
-        raise CriteriaError(f"{name}: expected a mapping with trial, concept_sets, criteria and cohorts")
-    _expand_atlas(data, node, name, base or Path("."), includes if includes is not None else {})
-    try:
-        return CriteriaFile.model_validate(data)
-    except ValidationError as exc:
-        raise CriteriaError(_describe(exc, data, node, name)) from None
+    return data, node
 
 
 def _expand_atlas(data: dict, node: yaml.Node, name: str, base: Path, includes: dict[str, str]) -> None:

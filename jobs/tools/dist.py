@@ -73,7 +73,8 @@ def deps_key() -> str:
 
 
 def code_key() -> str:
-    return _digest(code_files() + sorted((ROOT / "expectations").glob("*.json")))
+    return _digest(code_files() + sorted((ROOT / "expectations").glob("*.json"))
+                   + sorted((ROOT / "criteria" / "catalogue").glob("*.yaml")))
 
 
 def _run(cmd: list[str], **kw) -> None:
@@ -116,6 +117,9 @@ def build_env(venv: Path) -> bool:
     # the packed env is self-contained when the driver itself runs from it (YARN/K8s cluster deploy mode).
     shutil.rmtree(site / "expectations", ignore_errors=True)
     shutil.copytree(ROOT / "expectations", site / "expectations")
+    # likewise the lab catalogue, at <package parent>/criteria/catalogue (jobs/rules/loader.py CATALOGUE)
+    shutil.rmtree(site / "criteria", ignore_errors=True)
+    shutil.copytree(ROOT / "criteria" / "catalogue", site / "criteria" / "catalogue")
     (venv / ".deps-key").write_text(dk)
     (venv / ".code-key").write_text(ck)
     return True
@@ -146,7 +150,7 @@ def build_zip(path: Path) -> None:
 
 def copy_files(out: Path) -> None:
     shutil.copy2(ROOT / "jobs" / "main.py", out / "main.py")
-    for folder, pattern in (("criteria", "*.yaml"), ("expectations", "*.json")):
+    for folder, pattern in (("criteria", "*.yaml"), ("criteria/catalogue", "*.yaml"), ("expectations", "*.json")):
         shutil.rmtree(out / folder, ignore_errors=True)
         (out / folder).mkdir()
         for p in sorted((ROOT / folder).glob(pattern)):

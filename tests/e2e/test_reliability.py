@@ -101,7 +101,7 @@ def test_adding_an_exclusion_never_grows_the_eligible_set(spark, criteria, tmp_p
     stricter = _with_extra_exclusion(CRITERIA.read_text(encoding="utf-8"))
     generate(tmp_path / "sample", persons=PERSONS, seed=31, as_of=AS_OF)
     extract = OmopExtract(spark, str(tmp_path / "sample" / "omop"))
-    inputs = prepare_inputs(spark, extract, stricter, lab_units(load_suites()))
+    inputs = prepare_inputs(spark, extract, stricter, lab_units(load_suites(labs=stricter.labs)))
     paths = build_features(FeatureInputs(spark, inputs.frames, stricter, inputs.plan, inputs.resolved, AS_OF),
                            str(tmp_path / "work"))
     wide = feature_frame(spark, paths)

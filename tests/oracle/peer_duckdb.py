@@ -7,8 +7,9 @@ What this file does and does not do: it reads the extract's tables as typed Duck
 with `read_parquet('dir/*.parquet')`, CSV with `read_csv(..., all_varchar=true)` + explicit casts, a value that does
 not parse is null and marks its row `_bad` as the job's reader does), and loads *data* the SQL needs: the criteria
 file's concept-set items verbatim, the shipped vocabulary subset, the unit table of schemas/units.py and the
-plausibility ranges of expectations/lab_values.json. Every rule -- concept-set resolution, windows, units, latest
-results, eGFR, ULN, positivity, Kleene logic, review_if, quarantine, status -- is in the SQL. No Spark code runs.
+plausibility ranges of the lab catalogue (criteria/catalogue/labs.yaml). Every rule -- concept-set resolution,
+windows, units, latest results, eGFR, ULN, positivity, Kleene logic, review_if, quarantine, status -- is in the
+SQL. No Spark code runs.
 
 Exit status: 0 statuses equal (or no --job-out), 1 mismatches, 2 bad arguments/input.
 """
@@ -35,7 +36,6 @@ from schemas import units as U  # noqa: E402  (unit definitions as data)
 SQL = Path(__file__).with_name("peer_duckdb.sql")
 CRITERIA = ROOT / "criteria" / "nct06557265.yaml"
 SHIPPED = ROOT / "schemas" / "vocabulary"
-LAB_VALUES = ROOT / "expectations" / "lab_values.json"
 
 # The columns the peer reads, with their DuckDB types (OMOP CDM 5.4).
 COLUMNS: dict[str, dict[str, str]] = {
@@ -193,12 +193,8 @@ def load_reference_data(con: duckdb.DuckDBPyConnection, criteria_path: Path) -> 
     con.executemany("INSERT INTO unit_concept VALUES (?, ?)", sorted(U.concept_table().items()))
     con.execute("CREATE OR REPLACE TEMP TABLE unit_alias (alias VARCHAR, unit_key VARCHAR)")
     con.executemany("INSERT INTO unit_alias VALUES (?, ?)", sorted(U.alias_table().items()))
-    ranges = []
-    for exp in json.loads(LAB_VALUES.read_text(encoding="utf-8"))["expectations"]:
-        meta = exp.get("meta", {})
-        if meta.get("lab") and exp["type"] == "expect_column_values_to_be_between":
-            kw = exp["kwargs"]
-            ranges.append((meta["lab"], meta.get("unit"), kw.get("min_value"), kw.get("max_value")))
+    ranges = [(name, lab.plausible.unit, lab.plausible.min, lab.plausible.max)  # the lab catalogue's ranges
+              for name, lab in sorted(criteria.labs.items()) if lab.plausible is not None]
     con.execute("CREATE OR REPLACE TEMP TABLE lab_range (lab VARCHAR, unit_key VARCHAR, lo DOUBLE, hi DOUBLE)")
     con.executemany("INSERT INTO lab_range VALUES (?, ?, ?, ?)", ranges)
     return {"criteria": criteria, "cohorts": {c: list(s.criteria) for c, s in criteria.cohorts.items()}}

@@ -17,7 +17,8 @@ from schemas.criteria import CriteriaFile
 def outcomes(spark, folder: Path, criteria: CriteriaFile, as_of: date, work: Path) -> dict:
     """{(person_id, criterion): (outcome, evidence, value)} for a hand-built extract (read, features, criteria;
     no gate: every row is evidence)."""
-    inputs = prepare_inputs(spark, OmopExtract(spark, str(folder)), criteria, lab_units(load_suites()))
+    units = lab_units(load_suites(labs=criteria.labs))
+    inputs = prepare_inputs(spark, OmopExtract(spark, str(folder)), criteria, units)
     paths = build_features(FeatureInputs(spark, inputs.frames, criteria, inputs.plan, inputs.resolved, as_of),
                            str(work))
     evaluated = ev.evaluate(feature_frame(spark, paths), criteria)

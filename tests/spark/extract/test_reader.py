@@ -189,7 +189,7 @@ def test_an_orphan_person_id_is_quarantined(spark, tmp_path, suites):
     assert good.count() == 2
 
 
-def test_negative_implausible_and_unit_less_lab_results_are_quarantined(spark):
+def test_negative_implausible_and_unit_less_lab_results_are_quarantined(spark, criteria):
     labs = spark.createDataFrame([
         (1, 1, "hemoglobin", date(2024, 1, 1), 13.0, None, "g/dL", 13.0),
         (2, 1, "hemoglobin", date(2024, 1, 1), -2.0, None, "g/dL", -2.0),
@@ -198,7 +198,7 @@ def test_negative_implausible_and_unit_less_lab_results_are_quarantined(spark):
         (5, 1, "upcr", date(2024, 1, 1), 0.0, None, "g/g", 0.0),
     ], "measurement_id long, person_id long, lab string, measurement_date date, value_as_number double,"
        " value_as_concept_id long, unit_key string, value_canonical double")
-    good, bad = lab_quarantine_split(labs, load_suites())
+    good, bad = lab_quarantine_split(labs, load_suites(labs=criteria.labs))  # ranges from the lab catalogue
     assert rows(bad, "measurement_id", REASON) == [(2, "negative value"), (3, "implausible value"),
                                                    (4, "unconvertible unit")]
     assert rows(good, "measurement_id") == [(1,), (5,)]

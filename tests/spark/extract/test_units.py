@@ -93,3 +93,20 @@ def test_unit_text_normalised_as_the_alias_table_is(spark):
     got = spark.createDataFrame([(t,) for t in texts], "t string").select(
         "t", normalised_unit_text(F.col("t")).alias("n")).collect()
     assert {r["t"]: r["n"] for r in got} == {t: normalise_unit_text(t) for t in texts}
+
+
+def test_hba1c_converts_by_the_affine_master_equation_both_ways(spark):
+    """The factor table's offset column: NGSP % = 0.09148 x IFCC mmol/mol + 2.152 (53 mmol/mol ~ 7.0 %), and
+    back; %{HbA1c} (concept 9225) is a percent; mmol/mol is no percent for a lab without the equation."""
+    hba1c = LabDefinition(name="HbA1c", concept_set="a", equations=["hba1c_ifcc_ngsp"])
+    df = spark.createDataFrame([(1, "hba1c", 53.0, 9579, None), (2, "hba1c", 7.0, 9225, None),
+                                (3, "hba1c", 7.0, 0, "%"), (4, "other", 53.0, 9579, None)], RESULTS)
+    labs = {"hba1c": hba1c, "other": LabDefinition(name="other", concept_set="b")}
+    out = with_unit_factors(with_unit_key(df, F.lit(None).cast("string")), labs,
+                            {"hba1c": {"%", "mmol/mol"}, "other": {"%"}}, {})
+    got = {r["id"]: (r["pct"], r["ifcc"]) for r in out.select(
+        "id", converted("%").alias("pct"), converted("mmol/mol").alias("ifcc")).collect()}
+    assert got[1][0] == pytest.approx(7.0, abs=0.001) and got[1][1] == pytest.approx(53.0)
+    assert got[2] == (pytest.approx(7.0), pytest.approx((7.0 - 2.152) / 0.09148))
+    assert got[3] == got[2]
+    assert got[4] == (None, None)

@@ -28,7 +28,7 @@ D = date.fromisoformat
 
 MEASUREMENTS = [  # id, person, concept, date, value, value concept, unit concept, unit text, range_high
     (1, 1, UPCR, D("2026-09-20"), 250.0, None, 44777612, None, None),  # 250 mg/mmol = 2.21 g/g: the max
-    (2, 1, UPCR, D("2026-09-25"), 3.0, None, 0, "mmol/L", None),  # not a ratio unit: unconvertible
+    (2, 1, UPCR, D("2026-09-25"), 3.0, None, 0, "mmol/L", None),  # mmol/L: known, no ratio: unconvertible
     (3, 1, UPCR, D("2026-09-28"), 800.0, None, 8723, None, None),  # 800 mg/g = 0.8 g/g: the latest
     (4, 1, UPCR, D("2026-06-01"), 9.0, None, 9510, None, None),  # before the window
     (5, 1, UPCR, D("2026-10-02"), 9.0, None, 9510, None, None),  # after as-of
@@ -65,7 +65,8 @@ def test_lab_results_carry_the_lab_the_unit_and_the_value_in_the_plausibility_un
     rows = {r["measurement_id"]: r for r in results.collect()}
     assert sorted(rows) == list(range(1, 12))
     assert {i: (rows[i]["lab"], rows[i]["unit_key"]) for i in (1, 2, 3, 8, 10)} == {
-        1: ("upcr", "mg/mmol"), 2: ("upcr", None), 3: ("upcr", "mg/g"), 8: ("alt", "U/L"), 10: ("creatinine", "mg/dL")}
+        1: ("upcr", "mg/mmol"), 2: ("upcr", "mmol/L"), 3: ("upcr", "mg/g"), 8: ("alt", "U/L"),
+        10: ("creatinine", "mg/dL")}
     assert rows[1]["value_canonical"] == pytest.approx(250 / 113.12)
     assert rows[3]["value_canonical"] == pytest.approx(0.8)
     assert rows[2]["value_canonical"] is None  # unconvertible

@@ -97,8 +97,8 @@ def bad_frames(spark):
 
 
 @pytest.fixture(scope="module")
-def suites():
-    return load_suites()
+def suites(criteria):
+    return load_suites(labs=criteria.labs)
 
 
 @pytest.fixture(scope="module")
@@ -306,7 +306,8 @@ def test_gate_passes_on_synthea(spark, synthea_dir, suites):
 @pytest.mark.spark
 def test_the_quality_stage_gates_the_read_stage_and_splits_off_the_quarantine(spark, criteria, suites, tmp_path):
     """gate_inputs on what prepare_inputs read (the tables plus LAB_RESULTS, value_canonical computed in the read
-    stage): error checks pass, quarantined rows leave the evidence frames, value_canonical is not evidence."""
+    stage): error checks pass, quarantined rows leave the evidence frames (an unconvertible lab result stays only
+flagged, never evidence), value_canonical is not evidence."""
     e = Extract()
     e.person(1, "female", "1980-01-15").person(2, "male", "1970-01-01")
     e.lab(1, 3000963, "2024-05-01", 120.0, 8636)  # hemoglobin 120 g/L = 12 g/dL: evidence
@@ -320,7 +321,9 @@ def test_the_quality_stage_gates_the_read_stage_and_splits_off_the_quarantine(sp
         assert not outcome.gate.errors() and outcome.gate.warnings()
         labs = outcome.frames[LAB_RESULTS]
         assert "value_canonical" not in labs.columns
-        assert [(r["measurement_id"], r["lab"]) for r in labs.collect()] == [(1, "hemoglobin")]
+        # the unconvertible result stays beside the evidence, flagged, to be counted in the evidence text
+        assert sorted((r["measurement_id"], r["lab"], r["unit_unconvertible"]) for r in labs.collect()) == [
+            (1, "hemoglobin", False), (3, "hemoglobin", True)]
         assert outcome.frames["condition_occurrence"].count() == 0
         counts = quarantine_counts(outcome.quarantined)
         assert counts["measurement"] == {"implausible value": 1, "unconvertible unit": 1}

@@ -137,6 +137,6 @@ def test_drug_products_reach_ingredients_and_labels_are_distinct(results):
 @pytest.mark.spark
 def test_composite_evidence_names_the_deciding_children(results):
     assert results[(2, "any")][1].startswith("Hb 8.5 g/dL")
-    assert results[(3, "any")][1] == ("no UPCR result in the last 90 days (1 with a unit that cannot be converted); "
-                                      "no Hb result in the last 90 days")
+    assert results[(3, "any")][1] == ("no UPCR result in the last 90 days (1 with a unit that cannot be converted "
+                                      "to g/g); no Hb result in the last 90 days")
     assert results[(1, "rev")][1] == "a person decides"

@@ -10,7 +10,7 @@ import pytest
 
 from jobs.quality.flags import FLAGS
 from jobs.quality.metrics import bitmap_fits, key_partitions
-from jobs.quality.suites import GX_TYPES, HOUSE_TYPES, SuiteError, load_suites
+from jobs.quality.suites import GX_TYPES, HOUSE_TYPES, PLAUSIBLE, SuiteError, load_suites
 from schemas.features import plan_features
 from schemas.units import convertible
 
@@ -38,30 +38,30 @@ def test_every_table_has_a_suite_and_every_expectation_a_severity_and_rationale(
 
 def test_every_expectation_type_a_suite_may_use_has_a_flag():
     """A type allowed in a suite file but without a registered flag would pass loading and fail in the gate."""
-    row_level = (GX_TYPES | set(HOUSE_TYPES)) - DECIDED_BY_THE_GATE
+    row_level = (GX_TYPES | set(HOUSE_TYPES)) - DECIDED_BY_THE_GATE - {PLAUSIBLE}  # a template, expanded per lab
     assert DECIDED_BY_THE_GATE <= GX_TYPES
     assert sorted(row_level - set(FLAGS)) == []
     assert sorted(set(FLAGS) - row_level) == []  # and no flag for a type no suite may use
     used = {c.type for s in load_suites().values() for c in s.checks}
-    assert used <= GX_TYPES | set(HOUSE_TYPES) and used - DECIDED_BY_THE_GATE <= set(FLAGS)
+    assert used <= GX_TYPES | set(HOUSE_TYPES) and used - DECIDED_BY_THE_GATE - {PLAUSIBLE} <= set(FLAGS)
 
 
-def _lab_ranges() -> dict[str, tuple]:
+def _lab_ranges(labs) -> dict[str, tuple]:
     return {c.lab: (c.kwargs["min_value"], c.kwargs["max_value"], c.unit)
-            for c in load_suites()["lab_values"].checks if c.lab}
+            for c in load_suites(labs=labs)["lab_values"].checks if c.lab and c.unit}
 
 
 def test_lab_ranges_agree_with_the_criteria_file(criteria):
     """Every lab with a plausibility range is a lab of the criteria file, and the range's unit converts to every
     unit the file's rules read that lab in: else a result a rule could use would be quarantined as having an
     unconvertible unit (value_canonical is null), or a range could never apply."""
-    ranges = _lab_ranges()
+    ranges = _lab_ranges(criteria.labs)
     assert sorted(set(ranges) - set(criteria.labs)) == []
     asked = plan_features(criteria).lab_units()  # every (lab, unit) a rule compares in, derived inputs included
     checked = []
     for lab, (_lo, _hi, unit) in sorted(ranges.items()):
         for target in sorted(asked.get(lab, ())):
-            assert convertible(unit, target, criteria.labs[lab].molar_mass), (lab, unit, target)
+            assert convertible(unit, target, criteria.labs[lab].facts), (lab, unit, target)
             checked.append((lab, target))
     # the check is not vacuous: the UPCR, platelet and creatinine (eGFR input) comparisons are among those checked
     assert {("upcr", "g/g"), ("platelets", "/mm3"), ("creatinine", "mg/dL")} <= set(checked)
@@ -111,3 +111,20 @@ def test_only_dense_integral_keys_take_the_bitmap_count():
     assert bitmap_fits(256, 1, 256) and not bitmap_fits(255, 1, 255)  # at least 256 keys per bucket
     assert not bitmap_fits(1_000_000, 1, 10**15)  # sparse (hashed) ids: the exact groupBy
     assert not bitmap_fits(0, None, None) and not bitmap_fits(None, None, None)
+
+
+def test_the_plausibility_template_expands_per_lab_from_the_lab_definitions():
+    """Ranges come from the lab definitions (catalogue or trial), not from lab_values.json: a new lab gets its
+    range check, a lab without a range a check that says it has none (and never quarantines)."""
+    from schemas.labs import LabDefinition
+
+    labs = {"hba1c": LabDefinition(name="HbA1c", concept_set="a", plausible={"min": 2, "max": 20, "unit": "%"}),
+            "nyha": LabDefinition(name="NYHA", concept_set="b")}
+    template = [c for c in load_suites()["lab_values"].checks if c.type == PLAUSIBLE]
+    assert len(template) == 1 and template[0].lab is None  # no lab names in the suite file
+    checks = [c for c in load_suites(labs=labs)["lab_values"].checks if c.lab]
+    assert [(c.type, c.lab, c.kwargs, c.unit, c.quarantine) for c in checks] == [
+        ("expect_column_values_to_be_between", "hba1c", {"column": "value_canonical", "min_value": 2, "max_value": 20},
+         "%", "implausible value"),
+        (PLAUSIBLE, "nyha", {"column": "value_canonical"}, None, None)]
+    assert "nyha has no plausible range" in checks[1].why
