@@ -44,9 +44,11 @@ def site_name(care_site_name: Column, site_city: Column, site_state: Column, per
 
 
 def demographics(person: DataFrame, death: DataFrame, observation_period: DataFrame, care_site: DataFrame,
-                 location: DataFrame, as_of: date) -> DataFrame:
+                 location: DataFrame, as_of: date, visits: DataFrame) -> DataFrame:
     """One row per person in `person`, with the columns of schemas.features.DEMOGRAPHICS."""
     on = F.lit(as_of)
+    last_visit = (visits.where(F.col("visit_start_date") <= on).groupBy("person_id")
+                  .agg(F.datediff(on, F.max("visit_start_date")).alias("days_since_visit")))
     deaths = death.groupBy("person_id").agg(F.min("death_date").alias("death_date"))
     periods = (observation_period.groupBy("person_id").agg(
         F.max(F.when((F.col("observation_period_start_date") <= on)
@@ -65,6 +67,7 @@ def demographics(person: DataFrame, death: DataFrame, observation_period: DataFr
     return (people
             .join(deaths, "person_id", "left")
             .join(periods, "person_id", "left")
+            .join(last_visit, "person_id", "left")
             .select(
                 "person_id",
                 sex_of(F.col("gender_concept_id")).alias("sex"),
@@ -74,6 +77,7 @@ def demographics(person: DataFrame, death: DataFrame, observation_period: DataFr
                 F.coalesce(F.col("death_date") <= on, F.lit(False)).alias("deceased"),
                 F.coalesce(F.col("observed_at_as_of"), F.lit(False)).alias("observed_at_as_of"),
                 "observation_end_date",
+                "days_since_visit",
                 site_name(F.col("care_site_name"), F.col("site_city"), F.col("site_state"), F.col("person_city"),
                           F.col("person_state")).alias("site"),
             ))

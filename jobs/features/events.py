@@ -12,7 +12,8 @@ from datetime import date
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from jobs.features.windows import clipped_start, in_window, overlaps_window
+from jobs.features.coverage import coverage_features
+from jobs.features.windows import in_window, overlaps_window, window_end
 from schemas.features import EventRequest
 
 
@@ -48,7 +49,7 @@ def event_features(events: DataFrame, membership: DataFrame, requests: list[Even
     joined = events.join(membership.select("concept_set", "concept_id"), "concept_id")
     aggs = []
     for req in requests:
-        hit = _member(req) & in_window(F.col("start_date"), as_of, req.within_days)
+        hit = _member(req) & in_window(F.col("start_date"), window_end(as_of, req.ends_days_before), req.within_days)
         last = F.max(F.when(hit, F.struct(F.col("start_date").alias("d"), F.col("concept_id").alias("c"))))
         aggs.append(F.struct(
             F.count(F.when(hit, 1)).alias("n"),
@@ -60,25 +61,39 @@ def event_features(events: DataFrame, membership: DataFrame, requests: list[Even
 
 
 def drug_features(events: DataFrame, membership: DataFrame, requests: list[EventRequest], as_of: date) -> DataFrame:
-    """person_id + one DRUG_FEATURE struct per request: counts, dates, exposure days, distinct ingredients/classes."""
+    """person_id + one DRUG_FEATURE struct per request: counts, dates, covered days (union of intervals, see
+    jobs/features/coverage.py), distinct ingredients/classes."""
     joined = events.join(membership, "concept_id")
-    on = F.lit(as_of)
     aggs = []
     for req in requests:
-        hit = _member(req) & overlaps_window(F.col("start_date"), F.col("end_date"), as_of, req.within_days)
-        days = F.datediff(F.least(F.col("end_date"), on), clipped_start(F.col("start_date"), as_of,
-                                                                          req.within_days)) + 1
-        last = F.max(F.when(hit, F.struct(F.least(F.col("end_date"), on).alias("d"), F.col("concept_id").alias("c"))))
+        end = window_end(as_of, req.ends_days_before)
+        hit = _member(req) & overlaps_window(F.col("start_date"), F.col("end_date"), end, req.within_days)
+        last = F.max(F.when(hit, F.struct(F.least(F.col("end_date"), F.lit(end)).alias("d"),
+                                          F.col("concept_id").alias("c"))))
         aggs.append(F.struct(
             F.count(F.when(hit, 1)).alias("n"),
             F.min(F.when(hit, F.col("start_date"))).alias("first_date"),
             last["d"].alias("last_date"),
             last["c"].alias("last_concept_id"),
-            F.sum(F.when(hit, days)).cast("long").alias("days"),
             F.array_sort(F.collect_set(F.when(hit, F.col("item_concept_id")))).alias("ingredients"),
             F.array_sort(F.collect_set(F.when(hit, F.col("label")))).alias("classes"),
         ).alias(req.name))
-    return _aggregate(joined, aggs)
+    counted = _aggregate(joined, aggs)
+    covered = coverage_features(joined.select("person_id", "concept_set", "start_date", "end_date"), requests, as_of)
+    if covered is not None:
+        counted = counted.join(covered, "person_id", "left")
+
+    def shaped(req: EventRequest) -> Column:
+        f = F.col(req.name)
+        days = run = F.lit(None).cast("long")
+        if req.max_gap_days is not None:  # no covered exposure in the window: 0 days
+            days = F.coalesce(F.col(f"{req.name}__days"), F.lit(0)).cast("long")
+            run = F.coalesce(F.col(f"{req.name}__run"), F.lit(0)).cast("long")
+        return F.struct(*[f[k].alias(k) for k in ("n", "first_date", "last_date", "last_concept_id")],
+                        days.alias("days"), run.alias("run_days"),
+                        f["ingredients"].alias("ingredients"), f["classes"].alias("classes")).alias(req.name)
+
+    return counted.select("person_id", *[shaped(r) for r in requests])
 
 
 def _aggregate(joined: DataFrame, aggs: list[Column]) -> DataFrame:

@@ -90,6 +90,12 @@ class Extract:
             "unit_source_value": unit_source, "range_high": range_high})
         return self
 
+    def visit(self, pid: int, on: str, concept: int = 9202, end: str | None = None) -> Extract:
+        self.rows["visit_occurrence"].append({
+            "visit_occurrence_id": self._id("visit_occurrence"), "person_id": pid, "visit_concept_id": concept,
+            "visit_start_date": on, "visit_end_date": end or on, "visit_type_concept_id": 32817})
+        return self
+
     def concept(self, concept_id: int, vocabulary: str, code: str, name: str = "test concept") -> Extract:
         self.rows["concept"].append({
             "concept_id": concept_id, "concept_name": name, "domain_id": "Measurement", "vocabulary_id": vocabulary,
