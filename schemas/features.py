@@ -27,6 +27,7 @@ from schemas.criteria import (
     walk_rules,
 )
 from schemas.derived import DERIVATIONS
+from schemas.rule_time import ObservationValueRule
 from schemas.value_rules import DrugDoseRule
 
 # ------------------------------------------------------------------ feature table shapes
@@ -105,9 +106,19 @@ DOSE_FEATURE = T.StructType([
     T.StructField("missing", T.StringType()),  # why daily_dose is null (e.g. "no days_supply"); null when known
 ])
 
+# observation values (NYHA class, pack-years): the latest observation with a value in the window, as recorded
+OBSERVATION_VALUE_FEATURE = T.StructType([
+    T.StructField("value", T.DoubleType()),  # value_as_number (mode number)
+    T.StructField("value_concept_id", T.LongType()),  # value_as_concept_id (mode concept; 0 is no value)
+    T.StructField("date", T.DateType()),
+    T.StructField("concept_id", T.LongType()),  # observation_concept_id of the record used
+    T.StructField("n_results", T.LongType()),  # records with a value of the mode in the window
+])
+
 EventFamily = Literal["diagnoses", "procedures", "therapies"]
 FEATURE_SHAPES: dict[str, T.StructType] = {"diagnoses": EVENT_FEATURE, "procedures": EVENT_FEATURE,
-                                           "therapies": DRUG_FEATURE, "labs": LAB_FEATURE}
+                                           "therapies": DRUG_FEATURE, "labs": LAB_FEATURE,
+                                           "observation_values": OBSERVATION_VALUE_FEATURE}
 RULE_FAMILY: dict[str, EventFamily] = {"condition": "diagnoses", "observation": "diagnoses",
                                        "procedure": "procedures", "drug": "therapies"}
 
@@ -208,6 +219,17 @@ class DoseRequest:
         return self.name < other.name
 
 
+@dataclass(frozen=True, order=True)
+class ObservationValueRequest:
+    concept_set: str
+    mode: Literal["number", "concept"]
+    lookback_days: int | None
+
+    @property
+    def name(self) -> str:
+        return f"{self.concept_set}__{self.mode}__{_window(self.lookback_days)}__latest"
+
+
 @dataclass
 class FeaturePlan:
     events: set[EventRequest] = field(default_factory=set)
@@ -215,6 +237,7 @@ class FeaturePlan:
     derived: set[DerivedRequest] = field(default_factory=set)
     series: set[LabSeriesRequest] = field(default_factory=set)
     doses: set[DoseRequest] = field(default_factory=set)
+    observation_values: set[ObservationValueRequest] = field(default_factory=set)
 
     def for_family(self, family: EventFamily) -> list[EventRequest]:
         return sorted((r for r in self.events if r.family == family), key=lambda r: r.name)  # None windows
@@ -280,6 +303,11 @@ def dose_request(rule: DrugDoseRule) -> DoseRequest:
     return DoseRequest(rule.concept_set, rule.within_days, rule.unit)
 
 
+def observation_value_request(criteria: CriteriaFile, rule: ObservationValueRule) -> ObservationValueRequest:
+    return ObservationValueRequest(rule.concept_set, "concept" if rule.comparator == "in" else "number",
+                                   criteria.lookback(rule))
+
+
 def plan_features(criteria: CriteriaFile) -> FeaturePlan:
     """Every feature the file's criteria read."""
     plan = FeaturePlan()
@@ -288,6 +316,8 @@ def plan_features(criteria: CriteriaFile) -> FeaturePlan:
             if isinstance(rule, ConditionRule | ObservationRule | ProcedureRule | DrugRule):
                 plan.events.add(event_request(rule))
                 plan.events.update(related_requests(rule))
+            elif isinstance(rule, ObservationValueRule):
+                plan.observation_values.add(observation_value_request(criteria, rule))
             elif isinstance(rule, LabRule):
                 plan.labs.add(lab_request(criteria, rule))
                 derived = derived_request(criteria, rule)

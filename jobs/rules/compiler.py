@@ -14,6 +14,7 @@ from functools import reduce
 from pyspark.sql import Column
 from pyspark.sql import functions as F
 
+import jobs.rules.observation_values  # noqa: F401  (registers the observation_value kind)
 from jobs.columns import number_text
 from jobs.rules.evidence import Context, Evidence, build, combine, null, window_text
 from jobs.rules.timing import closed_world, coverage, rule_window_text, timed

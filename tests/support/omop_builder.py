@@ -51,10 +51,12 @@ class Extract:
             "condition_concept_id": concept, "condition_start_date": on, "condition_type_concept_id": 32817})
         return self
 
-    def observation(self, pid: int, concept: int, on: str) -> Extract:
+    def observation(self, pid: int, concept: int, on: str, value: float | None = None,
+                    value_concept: int | None = None) -> Extract:
         self.rows["observation"].append({
             "observation_id": self._id("observation"), "person_id": pid, "observation_concept_id": concept,
-            "observation_date": on, "observation_type_concept_id": 32817})
+            "observation_date": on, "observation_type_concept_id": 32817, "value_as_number": value,
+            "value_as_concept_id": value_concept})
         return self
 
     def procedure(self, pid: int, concept: int, on: str) -> Extract:

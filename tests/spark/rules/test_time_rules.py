@@ -16,6 +16,7 @@ from tests.support.pipeline_helpers import outcomes
 AS_OF = date(2026, 10, 1)  # window of 90 days: 2026-07-04 .. 2026-10-01
 RULES = Path(__file__).resolve().parents[2] / "data" / "time_rules.yaml"
 ACEI, T2DM, SLE, BIOPSY, HB, G_DL = 1308216, 201826, 257628, 4217034, 3000963, 8713
+NYHA, PACK_YEARS, NYHA_II, NYHA_III, NYHA_IV = 3_000_000_001, 3_000_000_002, 45_000_002, 45_000_003, 45_000_004
 
 
 def _extract() -> Extract:
@@ -28,6 +29,8 @@ def _extract() -> Extract:
     e.condition(1, SLE, "2020-01-01").procedure(1, BIOPSY, "2026-05-01")
     e.lab(1, HB, "2026-09-15", 8.0, G_DL).lab(1, HB, "2026-08-01", 10.0, G_DL)  # 16 d: outside; 61 d: latest inside
     e.visit(1, "2026-09-01")  # 30 days before as-of: not "in the last 30 days"
+    e.observation(1, NYHA, "2026-03-01", value_concept=NYHA_III)
+    e.observation(1, PACK_YEARS, "2010-01-01", 20).observation(1, PACK_YEARS, "2020-01-01", 5)  # latest counts
     # 2: adjacent exposures cover the whole window; an end date after as-of is clipped
     e.person(2)
     e.drug(2, ACEI, "2026-07-03", days_supply=30).drug(2, ACEI, "2026-08-02", days_supply=30)
@@ -35,6 +38,9 @@ def _extract() -> Extract:
     e.condition(2, T2DM, "2025-10-01").condition(2, T2DM, "2026-09-01")  # 365 d: inside; first before the year
     e.condition(2, SLE, "2026-06-01").procedure(2, BIOPSY, "2026-05-01")  # biopsy before the first SLE
     e.lab(2, HB, "2026-09-01", 8.5, G_DL)  # 30 days before: inside [30, 120]
+    e.observation(2, NYHA, "2026-09-01", value_concept=NYHA_II).observation(2, NYHA, "2025-09-01",
+                                                                             value_concept=NYHA_IV)  # 395 d: outside
+    e.observation(2, PACK_YEARS, "2026-01-01", 12)
     # 3: gapped: 7/10..7/29, 8/3..9/1, 9/5..10/1 = 77 days; gaps of 4 and 3 days
     e.person(3)
     e.drug(3, ACEI, "2026-06-01", end="2026-06-30")  # before the window
@@ -43,6 +49,7 @@ def _extract() -> Extract:
     e.condition(3, T2DM, "2026-07-04")  # 89 days before: outside [90, 365]
     e.condition(3, SLE, "2026-05-01").procedure(3, BIOPSY, "2026-05-01")  # same day counts as after
     e.lab(3, HB, "2026-06-02", 8.0, G_DL)  # 121 days before: outside
+    e.observation(3, NYHA, "2026-09-01", value_concept=0).observation(3, PACK_YEARS, "2026-09-01")  # no values
     # 4: open-ended: days_supply only (9/10..9/19), then neither end nor supply (9/20 only): 11 days
     e.person(4)
     e.drug(4, ACEI, "2026-09-10", days_supply=10).drug(4, ACEI, "2026-09-20")
@@ -68,14 +75,16 @@ def results(spark, tmp_path_factory):
 
 EXPECTED = {
     1: dict(cov30="pass", cov80_gap5="fail", cov80="fail", cont28="fail", cont28_gap7="pass", dx_between="pass",
-            dx_180="fail", new_dx="pass", biopsy_after="pass", hb_between="pass", recent="fail", observed="pass"),
+            dx_180="fail", new_dx="pass", biopsy_after="pass", hb_between="pass", recent="fail", observed="pass",
+            nyha34="fail", smoker="pass"),
     2: dict(cov30="pass", cov80_gap5="pass", cov80="pass", cont28="pass", cont28_gap7="pass", dx_between="pass",
-            dx_180="pass", new_dx="fail", biopsy_after="fail", hb_between="fail"),
+            dx_180="pass", new_dx="fail", biopsy_after="fail", hb_between="fail", nyha34="pass", smoker="fail"),
     3: dict(cov30="pass", cov80_gap5="pass", cov80="fail", cont28="fail", cont28_gap7="pass", dx_between="fail",
-            dx_180="fail", new_dx="pass", biopsy_after="pass", hb_between="unknown"),
+            dx_180="fail", new_dx="pass", biopsy_after="pass", hb_between="unknown", nyha34="unknown",
+            smoker="unknown"),
     4: dict(cov30="fail", cont28="fail", dx_between="fail", dx_180="pass", new_dx="fail", biopsy_after="fail"),
     5: dict(cov30="fail", cont28="fail", dx_between="fail", dx_180="fail", new_dx="fail", biopsy_after="fail",
-            hb_between="unknown", observed="pass"),
+            hb_between="unknown", observed="pass", nyha34="unknown", smoker="unknown"),
     6: dict(cov30="unknown", cont28_gap7="unknown", dx_between="unknown", new_dx="unknown", biopsy_after="unknown",
             recent="fail", observed="fail"),
     7: dict(cov30="fail", dx_between="fail", recent="pass", observed="fail"),
@@ -118,3 +127,11 @@ def test_timed_evidence_says_why(results):
     assert results[(6, "dx_between")][1] == ("no T2DM 90-365 days before as-of; unknown: no observation period "
                                              "covering as-of and no visit in the last 365 days")
     assert results[(7, "recent")][1] == "last visit 29 days before as-of"
+
+
+@pytest.mark.spark
+def test_observation_values_use_the_latest_recorded_value(results):
+    assert results[(1, "smoker")][1:] == ("pack-years 5 on 2020-01-01", 5.0)
+    assert results[(1, "nyha34")][1] == f"NYHA class value concept {NYHA_III} on 2026-03-01"
+    assert results[(3, "nyha34")][1] == "no NYHA class value in the last 365 days"
+    assert results[(3, "smoker")][1] == "no pack-years value ever"
