@@ -139,13 +139,15 @@ class EventRequest:
     within_days: int | None  # None: whole history up to the window's end
     ends_days_before: int = 0  # the window ends this many days before as-of (`between_days`)
     max_gap_days: int | None = None  # therapies: compute covered days, bridging refill gaps up to N days
+    visit_concepts: tuple[int, ...] = ()  # only events during a visit of these visit_concept_ids
 
     @property
     def name(self) -> str:
         a, w = self.ends_days_before, self.within_days
         window = _window(w) if a == 0 else (f"all_to{a}d" if w is None else f"{a}_{a + w - 1}d")
         gap = "" if self.max_gap_days is None else f"__gap{self.max_gap_days}d"
-        return f"{self.concept_set}__{window}{gap}"
+        visit = "" if not self.visit_concepts else "__visit" + "_".join(map(str, self.visit_concepts))
+        return f"{self.concept_set}__{window}{gap}{visit}"
 
 
 @dataclass(frozen=True, order=True)
@@ -259,7 +261,7 @@ def event_request(rule: ConditionRule | ObservationRule | ProcedureRule | DrugRu
     days, before = rule.window()
     covered = isinstance(rule, DrugRule) and (rule.min_days is not None or rule.continuous_days is not None)
     return EventRequest(RULE_FAMILY[rule.kind], rule.concept_set, days, before,
-                        (rule.max_gap_days or 0) if covered else None)
+                        (rule.max_gap_days or 0) if covered else None, tuple(sorted(set(rule.during_visit or ()))))
 
 
 def related_requests(rule: ConditionRule | ObservationRule | ProcedureRule | DrugRule) -> list[EventRequest]:

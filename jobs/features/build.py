@@ -50,12 +50,13 @@ def _demographics(x: FeatureInputs) -> DataFrame:
 def _diagnoses(x: FeatureInputs) -> DataFrame:
     reqs = x.plan.for_family("diagnoses")
     events = diagnosis_events(x.frames["condition_occurrence"], x.frames["observation"])
-    return event_features(events, x.membership(reqs), reqs, x.as_of)
+    return event_features(events, x.membership(reqs), reqs, x.as_of, x.frames["visit_occurrence"])
 
 
 def _procedures(x: FeatureInputs) -> DataFrame:
     reqs = x.plan.for_family("procedures")
-    return event_features(procedure_events(x.frames["procedure_occurrence"]), x.membership(reqs), reqs, x.as_of)
+    return event_features(procedure_events(x.frames["procedure_occurrence"]), x.membership(reqs), reqs, x.as_of,
+                          x.frames["visit_occurrence"])
 
 
 def _therapies(x: FeatureInputs) -> DataFrame:
@@ -74,7 +75,7 @@ def _labs(x: FeatureInputs) -> DataFrame:
 
 
 def _observation_values(x: FeatureInputs) -> DataFrame:
-    reqs = sorted(x.plan.observation_values)
+    reqs = sorted(x.plan.observation_values, key=lambda r: r.name)
     return observation_value_features(x.frames["observation"], x.membership(reqs), reqs, x.as_of)
 
 
@@ -97,7 +98,7 @@ def expected_schema(family: str, plan: FeaturePlan) -> T.StructType:
         names = [r.name for r in sorted(plan.labs)] + [r.name for r in sorted(plan.derived)]
         extra = [T.StructField(r.name, LAB_SERIES_FEATURE) for r in sorted(plan.series)]
     elif family == "observation_values":
-        names = [r.name for r in sorted(plan.observation_values)]
+        names = sorted(r.name for r in plan.observation_values)
     else:
         names = [r.name for r in plan.for_family(family)]
         if family == "therapies":

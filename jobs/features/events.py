@@ -20,15 +20,20 @@ from schemas.features import EventRequest
 def diagnosis_events(condition_occurrence: DataFrame, observation: DataFrame) -> DataFrame:
     """Conditions and observations in one shape: history-of and status concepts live in observation."""
     cond = condition_occurrence.select("person_id", F.col("condition_concept_id").alias("concept_id"),
-                                       F.col("condition_start_date").alias("start_date"))
+                                       F.col("condition_start_date").alias("start_date"), "visit_occurrence_id",
+                                       F.lit("condition").alias("source"),
+                                       F.col("condition_occurrence_id").alias("event_id"))
     obs = observation.select("person_id", F.col("observation_concept_id").alias("concept_id"),
-                             F.col("observation_date").alias("start_date"))
+                             F.col("observation_date").alias("start_date"), "visit_occurrence_id",
+                             F.lit("observation").alias("source"), F.col("observation_id").alias("event_id"))
     return cond.unionByName(obs)
 
 
 def procedure_events(procedure_occurrence: DataFrame) -> DataFrame:
     return procedure_occurrence.select("person_id", F.col("procedure_concept_id").alias("concept_id"),
-                                       F.col("procedure_date").alias("start_date"))
+                                       F.col("procedure_date").alias("start_date"), "visit_occurrence_id",
+                                       F.lit("procedure").alias("source"),
+                                       F.col("procedure_occurrence_id").alias("event_id"))
 
 
 def drug_events(drug_exposure: DataFrame) -> DataFrame:
@@ -44,12 +49,17 @@ def _member(req: EventRequest) -> Column:
     return F.col("concept_set") == req.concept_set
 
 
-def event_features(events: DataFrame, membership: DataFrame, requests: list[EventRequest], as_of: date) -> DataFrame:
-    """person_id + one EVENT_FEATURE struct per request (diagnoses, procedures)."""
-    joined = events.join(membership.select("concept_set", "concept_id"), "concept_id")
+def event_features(events: DataFrame, membership: DataFrame, requests: list[EventRequest], as_of: date,
+                   visits: DataFrame | None = None) -> DataFrame:
+    """person_id + one EVENT_FEATURE struct per request (diagnoses, procedures); `visits` (visit_occurrence)
+    is read only by requests with visit_concepts."""
+    joined = with_visit_flags(events.join(membership.select("concept_set", "concept_id"), "concept_id"), visits,
+                              requests)
     aggs = []
     for req in requests:
         hit = _member(req) & in_window(F.col("start_date"), window_end(as_of, req.ends_days_before), req.within_days)
+        if req.visit_concepts:
+            hit = hit & F.coalesce(F.col(visit_flag(req.visit_concepts)), F.lit(False))
         last = F.max(F.when(hit, F.struct(F.col("start_date").alias("d"), F.col("concept_id").alias("c"))))
         aggs.append(F.struct(
             F.count(F.when(hit, 1)).alias("n"),
@@ -58,6 +68,33 @@ def event_features(events: DataFrame, membership: DataFrame, requests: list[Even
             last["c"].alias("last_concept_id"),
         ).alias(req.name))
     return _aggregate(joined, aggs)
+
+
+def visit_flag(visit_concepts: tuple[int, ...]) -> str:
+    return "in_visit_" + "_".join(map(str, visit_concepts))
+
+
+def with_visit_flags(joined: DataFrame, visits: DataFrame | None, requests: list[EventRequest]) -> DataFrame:
+    """Add one boolean column per visit-concept list the requests name: the event happened during a visit of
+    those visit_concept_ids -- its visit_occurrence_id's visit, or, when it has none, a visit whose
+    start..end (end missing: the start day) contains its date. Only events of those requests' concept sets
+    are matched, and each event gets one row (flags aggregated per event), so counts never double."""
+    kinds = sorted({r.visit_concepts for r in requests if r.visit_concepts})
+    if not kinds:
+        return joined
+    sets = sorted({r.concept_set for r in requests if r.visit_concepts})
+    ev = (joined.where(F.col("concept_set").isin(*sets))
+          .select("person_id", "source", "event_id", "start_date", "visit_occurrence_id").distinct().alias("ev"))
+    v = (visits.where(F.col("visit_concept_id").isin(*sorted({c for k in kinds for c in k})))
+         .select(F.col("person_id").alias("v_person"), F.col("visit_occurrence_id").alias("vid"),
+                 "visit_concept_id", F.col("visit_start_date").alias("v_start"),
+                 F.coalesce("visit_end_date", "visit_start_date").alias("v_end")))
+    by_id = F.col("ev.visit_occurrence_id") == F.col("vid")
+    by_date = F.col("ev.visit_occurrence_id").isNull() & F.col("start_date").between(F.col("v_start"), F.col("v_end"))
+    matched = ev.join(v, (F.col("ev.person_id") == F.col("v_person")) & (by_id | by_date))
+    flags = matched.groupBy("source", "event_id").agg(
+        *[F.max(F.col("visit_concept_id").isin(*k)).alias(visit_flag(k)) for k in kinds])
+    return joined.join(flags, ["source", "event_id"], "left")
 
 
 def drug_features(events: DataFrame, membership: DataFrame, requests: list[EventRequest], as_of: date) -> DataFrame:

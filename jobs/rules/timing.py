@@ -16,11 +16,13 @@ from schemas.rule_time import RecentData, RecentDataRule
 
 
 def rule_window_text(rule: EventRuleBase) -> str:
-    """' in the last 90 days', ' 90-365 days before as-of', ' ever'."""
+    """' in the last 90 days', ' 90-365 days before as-of', ' ever', plus ' during a visit (9201, 9203)'."""
+    ids = ", ".join(map(str, sorted(rule.during_visit or ())))
+    visit = f" during a visit ({ids})" if ids else ""
     if rule.between_days is not None:
         a, b = rule.between_days
-        return f" up to {a} days before as-of" if b is None else f" {a}-{b} days before as-of"
-    return " ever" if rule.within_days is None else f" in the last {rule.within_days} days"
+        return (f" up to {a} days before as-of" if b is None else f" {a}-{b} days before as-of") + visit
+    return (" ever" if rule.within_days is None else f" in the last {rule.within_days} days") + visit
 
 
 def coverage(rule: DrugRule, feat: Column, label: str, truth: Column) -> tuple[Column, Column, Column]:

@@ -45,10 +45,11 @@ class Extract:
         self.rows["death"].append({"person_id": pid, "death_date": on, "death_type_concept_id": 0})
         return self
 
-    def condition(self, pid: int, concept: int, on: str) -> Extract:
+    def condition(self, pid: int, concept: int, on: str, visit: int | None = None) -> Extract:
         self.rows["condition_occurrence"].append({
             "condition_occurrence_id": self._id("condition_occurrence"), "person_id": pid,
-            "condition_concept_id": concept, "condition_start_date": on, "condition_type_concept_id": 32817})
+            "condition_concept_id": concept, "condition_start_date": on, "condition_type_concept_id": 32817,
+            "visit_occurrence_id": visit})
         return self
 
     def observation(self, pid: int, concept: int, on: str, value: float | None = None,
@@ -92,9 +93,9 @@ class Extract:
             "unit_source_value": unit_source, "range_high": range_high})
         return self
 
-    def visit(self, pid: int, on: str, concept: int = 9202, end: str | None = None) -> Extract:
+    def visit(self, pid: int, on: str, concept: int = 9202, end: str | None = None, vid: int | None = None) -> Extract:
         self.rows["visit_occurrence"].append({
-            "visit_occurrence_id": self._id("visit_occurrence"), "person_id": pid, "visit_concept_id": concept,
+            "visit_occurrence_id": vid or self._id("visit_occurrence"), "person_id": pid, "visit_concept_id": concept,
             "visit_start_date": on, "visit_end_date": end or on, "visit_type_concept_id": 32817})
         return self
 
