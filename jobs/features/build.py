@@ -44,7 +44,7 @@ class FeatureInputs:
 def _demographics(x: FeatureInputs) -> DataFrame:
     person = with_visit_site(x.frames["person"], x.frames["visit_occurrence"], x.as_of)
     return demographics(person, x.frames["death"], x.frames["observation_period"], x.frames["care_site"],
-                        x.frames["location"], x.as_of, x.frames["visit_occurrence"])
+                        x.frames["location"], x.as_of)
 
 
 def _diagnoses(x: FeatureInputs) -> DataFrame:
