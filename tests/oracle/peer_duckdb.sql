@@ -151,7 +151,6 @@ WITH ex AS (
     -- e_ago: days from the end of the exposure (capped at as-of) to as-of; overlap with (as_of - w, as_of] <=> e_ago < w
     SELECT x.person_id, m.set_name AS s, m.label, x.s0, least(x.e0, {{AS_OF}}) AS e1, {{AS_OF}} - least(x.e0, {{AS_OF}}) AS e_ago
     FROM ex x JOIN cs_member m ON m.concept_id = x.drug_concept_id
-)
 ), gc_days AS (
     -- covered days: distinct calendar days of the exposures clipped to the window (the job merges intervals
     -- instead; counting days one by one is the independent check)
