@@ -72,7 +72,7 @@ def in_some_window(requests: list[LabRequest | LabSeriesRequest], as_of: date) -
     (SortAggregate), and most results of a long history are older than any 90-day window."""
     earliest: dict[str, date | None] = {}
     for r in requests:
-        start = first_day(window_end(as_of, r.ends_days_before), r.lookback_days)
+        start = first_day(window_end(as_of, getattr(r, "ends_days_before", 0)), r.lookback_days)  # series: 0
         if r.lab not in earliest:
             earliest[r.lab] = start
         elif earliest[r.lab] is not None:
