@@ -11,6 +11,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
+from schemas import rule_time as rt
 from schemas.base import ID_PATTERN, Model
 from schemas.derived import DERIVATIONS
 from schemas.labs import LabDefinition
@@ -92,11 +93,10 @@ class AliveRule(Model):
     kind: Literal["alive"]
 
 
-class EventRuleBase(Model):
-    """Presence of events of a concept set in (as_of - within_days, as_of]; closed-world."""
+class EventRuleBase(rt.Timing):
+    """Presence of events of a concept set in (as_of - within_days, as_of] (or `between_days`); closed-world."""
 
     concept_set: str
-    within_days: int | None = Field(None, gt=0)  # None: the whole history up to as-of
     min_count: int = Field(1, ge=1)  # events (rows) in the window
 
 
@@ -114,9 +114,13 @@ class ObservationRule(EventRuleBase):
 
 class DrugRule(EventRuleBase):
     kind: Literal["drug"]
-    min_days: int | None = Field(None, ge=1)  # cumulative exposure days in the window
+    min_days: int | None = Field(None, ge=1)  # distinct covered days of the union of exposures in the window
+    continuous_days: int | None = Field(None, ge=1)  # one covered run reaching the window's end (as-of)
+    max_gap_days: int | None = Field(None, ge=0)  # refill gaps up to N days count as covered (default 0)
     min_distinct: int | None = Field(None, ge=1)  # distinct ingredients (or labels) in the window
     distinct_by: Literal["ingredient", "label"] = "ingredient"
+
+    _coverage = model_validator(mode="after")(rt.check_coverage)
 
 
 class LabRule(Model):
@@ -130,6 +134,7 @@ class LabRule(Model):
     unit: str | None = None  # the criterion's canonical unit; required unless comparator is positive
     relative_to: Literal["uln"] | None = None  # compare result / ULN with `value` (e.g. >= 3 x ULN)
     lookback_days: int | None = Field(None, gt=0)  # None: the file's default for current-state labs
+    between_days: tuple[int, int] | None = None  # [a, b]: results a..b days before as-of (inclusive)
     whole_history: bool = False  # e.g. a positive ANA at any time
     aggregate: Literal["latest", "max", "min"] = "latest"
     derive: str | None = None  # a registered derivation (schemas.derived), used when no result is in the window
@@ -155,6 +160,7 @@ class LabRule(Model):
             raise ValueError(f"unknown unit {self.unit!r}; known units: {', '.join(BY_KEY)}")
         if self.whole_history and self.lookback_days is not None:
             raise ValueError("give lookback_days or whole_history, not both")
+        rt.check_lab_window(self)
         if self.derive is not None:
             spec = DERIVATIONS.get(self.derive)
             if spec is None:
@@ -188,12 +194,13 @@ class Not(Model):
 
 Rule = Annotated[
     AgeRule | SexRule | AliveRule | ConditionRule | ProcedureRule | ObservationRule | DrugRule | LabRule
-    | ReviewRule | AllOf | AnyOf | Not | Alternatives | LabSeriesRule | MixedRule | DrugDoseRule,
+    | rt.ObservationValueRule | rt.RecentDataRule | ReviewRule | AllOf | AnyOf | Not | Alternatives | LabSeriesRule
+    | MixedRule | DrugDoseRule,
     Field(discriminator="kind"),
 ]
 RULE_KINDS: tuple[type[BaseModel], ...] = (AgeRule, SexRule, AliveRule, ConditionRule, ProcedureRule,
-                                           ObservationRule, DrugRule, LabRule, ReviewRule, AllOf, AnyOf, Not,
-                                           *VALUE_RULE_KINDS)
+                                           ObservationRule, DrugRule, LabRule, rt.ObservationValueRule,
+                                           rt.RecentDataRule, ReviewRule, AllOf, AnyOf, Not, *VALUE_RULE_KINDS)
 AllOf.model_rebuild()
 AnyOf.model_rebuild()
 Not.model_rebuild()
@@ -226,6 +233,7 @@ class Cohort(Model):
 
 class Defaults(Model):
     lab_lookback_days: int = Field(90, gt=0)
+    recent_data: rt.RecentData | None = None  # closed-world "no record" is unknown without recent data
 
 
 class CriteriaFile(Model):
@@ -284,6 +292,7 @@ class CriteriaFile(Model):
             out.append(f"concept_set: unknown concept set {rule.concept_set!r}")
         if hasattr(rule, "problems"):  # rule kinds kept in other modules check their own references
             out += rule.problems(self)
+        out += rt.timing_problems(rule, self.concept_sets)
         if isinstance(rule, LabRule):
             lab = self.labs.get(rule.lab)
             if lab is None:
@@ -302,9 +311,9 @@ class CriteriaFile(Model):
     def criterion(self, cid: str) -> Criterion:
         return next(c for c in self.criteria if c.id == cid)
 
-    def lookback(self, rule: LabRule | LabSeriesRule) -> int | None:
+    def lookback(self, rule: LabRule | LabSeriesRule | rt.ObservationValueRule) -> int | None:
         """Days of lookback for a lab rule; None means the whole history."""
-        return None if rule.whole_history else (rule.lookback_days or self.defaults.lab_lookback_days)
+        return rt.lookback_of(rule, self.defaults.lab_lookback_days)
 
 
 def walk_rules(rule: Model, path: str):

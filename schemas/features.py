@@ -27,6 +27,7 @@ from schemas.criteria import (
     walk_rules,
 )
 from schemas.derived import DERIVATIONS
+from schemas.rule_time import ObservationValueRule
 from schemas.value_rules import DrugDoseRule
 
 # ------------------------------------------------------------------ feature table shapes
@@ -39,6 +40,7 @@ DEMOGRAPHICS = T.StructType([
     T.StructField("deceased", T.BooleanType()),  # death on or before as-of
     T.StructField("observed_at_as_of", T.BooleanType()),  # an observation_period covers the as-of date
     T.StructField("observation_end_date", T.DateType()),  # end of the latest observation period
+    T.StructField("days_since_visit", T.IntegerType()),  # as-of minus the latest visit start on or before it
     T.StructField("site", T.StringType()),  # care site name, else its city/state, else person location, else 'unknown'
 ])
 
@@ -55,7 +57,10 @@ DRUG_FEATURE = T.StructType([
     *EVENT_FEATURE.fields[:2],
     T.StructField("last_date", T.DateType()),  # latest exposure end (or start when no end), at most as-of
     T.StructField("last_concept_id", T.LongType()),
-    T.StructField("days", T.LongType()),  # cumulative exposure days inside the window (overlaps add up)
+    # requests with coverage (max_gap_days set), else null: distinct days covered by the union of the exposure
+    # intervals clipped to the window, refill gaps up to max_gap_days bridged (jobs/features/coverage.py)
+    T.StructField("days", T.LongType()),
+    T.StructField("run_days", T.LongType()),  # length of the covered run reaching the window's end; 0 if none
     T.StructField("ingredients", T.ArrayType(T.LongType())),  # distinct concept-set items (ingredients), sorted
     T.StructField("classes", T.ArrayType(T.StringType())),  # distinct item labels (therapy classes), sorted
 ])
@@ -101,9 +106,19 @@ DOSE_FEATURE = T.StructType([
     T.StructField("missing", T.StringType()),  # why daily_dose is null (e.g. "no days_supply"); null when known
 ])
 
+# observation values (NYHA class, pack-years): the latest observation with a value in the window, as recorded
+OBSERVATION_VALUE_FEATURE = T.StructType([
+    T.StructField("value", T.DoubleType()),  # value_as_number (mode number)
+    T.StructField("value_concept_id", T.LongType()),  # value_as_concept_id (mode concept; 0 is no value)
+    T.StructField("date", T.DateType()),
+    T.StructField("concept_id", T.LongType()),  # observation_concept_id of the record used
+    T.StructField("n_results", T.LongType()),  # records with a value of the mode in the window
+])
+
 EventFamily = Literal["diagnoses", "procedures", "therapies"]
 FEATURE_SHAPES: dict[str, T.StructType] = {"diagnoses": EVENT_FEATURE, "procedures": EVENT_FEATURE,
-                                           "therapies": DRUG_FEATURE, "labs": LAB_FEATURE}
+                                           "therapies": DRUG_FEATURE, "labs": LAB_FEATURE,
+                                           "observation_values": OBSERVATION_VALUE_FEATURE}
 RULE_FAMILY: dict[str, EventFamily] = {"condition": "diagnoses", "observation": "diagnoses",
                                        "procedure": "procedures", "drug": "therapies"}
 
@@ -121,11 +136,18 @@ def _window(days: int | None) -> str:
 class EventRequest:
     family: EventFamily
     concept_set: str
-    within_days: int | None  # None: whole history up to as-of
+    within_days: int | None  # None: whole history up to the window's end
+    ends_days_before: int = 0  # the window ends this many days before as-of (`between_days`)
+    max_gap_days: int | None = None  # therapies: compute covered days, bridging refill gaps up to N days
+    visit_concepts: tuple[int, ...] = ()  # only events during a visit of these visit_concept_ids
 
     @property
     def name(self) -> str:
-        return f"{self.concept_set}__{_window(self.within_days)}"
+        a, w = self.ends_days_before, self.within_days
+        window = _window(w) if a == 0 else (f"all_to{a}d" if w is None else f"{a}_{a + w - 1}d")
+        gap = "" if self.max_gap_days is None else f"__gap{self.max_gap_days}d"
+        visit = "" if not self.visit_concepts else "__visit" + "_".join(map(str, self.visit_concepts))
+        return f"{self.concept_set}__{window}{gap}{visit}"
 
 
 @dataclass(frozen=True, order=True)
@@ -135,11 +157,14 @@ class LabRequest:
     unit: str | None  # target unit for numeric requests
     lookback_days: int | None
     aggregate: Literal["latest", "max", "min"]
+    ends_days_before: int = 0  # the window ends this many days before as-of (`between_days`)
 
     @property
     def name(self) -> str:
         what = _slug(self.unit or "") if self.mode == "numeric" else "pos"
-        return f"{self.lab}__{what}__{_window(self.lookback_days)}__{self.aggregate}"
+        a = self.ends_days_before
+        window = _window(self.lookback_days) if a == 0 else f"{a}_{a + self.lookback_days - 1}d"
+        return f"{self.lab}__{what}__{window}__{self.aggregate}"
 
 
 @dataclass(frozen=True, order=True)
@@ -203,6 +228,17 @@ class DoseRequest:
         return self.name < other.name
 
 
+@dataclass(frozen=True, order=True)
+class ObservationValueRequest:
+    concept_set: str
+    mode: Literal["number", "concept"]
+    lookback_days: int | None
+
+    @property
+    def name(self) -> str:
+        return f"{self.concept_set}__{self.mode}__{_window(self.lookback_days)}__latest"
+
+
 @dataclass
 class FeaturePlan:
     events: set[EventRequest] = field(default_factory=set)
@@ -210,6 +246,7 @@ class FeaturePlan:
     derived: set[DerivedRequest] = field(default_factory=set)
     series: set[LabSeriesRequest] = field(default_factory=set)
     doses: set[DoseRequest] = field(default_factory=set)
+    observation_values: set[ObservationValueRequest] = field(default_factory=set)
 
     def for_family(self, family: EventFamily) -> list[EventRequest]:
         # by name: the same set with and without a window (None vs int) must sort too
@@ -230,16 +267,39 @@ class FeaturePlan:
 
 
 def event_request(rule: ConditionRule | ObservationRule | ProcedureRule | DrugRule) -> EventRequest:
-    return EventRequest(RULE_FAMILY[rule.kind], rule.concept_set, rule.within_days)
+    days, before = rule.window()
+    covered = isinstance(rule, DrugRule) and (rule.min_days is not None or rule.continuous_days is not None)
+    return EventRequest(RULE_FAMILY[rule.kind], rule.concept_set, days, before,
+                        (rule.max_gap_days or 0) if covered else None, tuple(sorted(set(rule.during_visit or ()))))
+
+
+def related_requests(rule: ConditionRule | ObservationRule | ProcedureRule | DrugRule) -> list[EventRequest]:
+    """The other features a timed event rule reads: the whole history up to the window's end (first
+    occurrence), the first record of the `after` concept set."""
+    out = []
+    if rule.occurrence == "first":
+        out.append(first_request(rule))
+    if rule.after is not None:
+        out.append(after_request(rule))
+    return out
+
+
+def first_request(rule: ConditionRule | ObservationRule | ProcedureRule) -> EventRequest:
+    return EventRequest(RULE_FAMILY[rule.kind], rule.concept_set, None, rule.window()[1])
+
+
+def after_request(rule: ConditionRule | ObservationRule | ProcedureRule | DrugRule) -> EventRequest:
+    return EventRequest(RULE_FAMILY[rule.after.kind], rule.after.first, None)
 
 
 def lab_request(criteria: CriteriaFile, rule: LabRule) -> LabRequest:
     lab = criteria.labs[rule.lab]
+    before = rule.between_days[0] if rule.between_days else 0
     if rule.comparator == "positive":
         return LabRequest(rule.lab, "qualitative", None, criteria.lookback(rule),
-                          "max" if rule.aggregate == "max" or rule.whole_history else "latest")
+                          "max" if rule.aggregate == "max" or rule.whole_history else "latest", before)
     unit = lab.uln_unit if rule.relative_to == "uln" else rule.unit
-    return LabRequest(rule.lab, "numeric", unit, criteria.lookback(rule), rule.aggregate)
+    return LabRequest(rule.lab, "numeric", unit, criteria.lookback(rule), rule.aggregate, before)
 
 
 def derived_request(criteria: CriteriaFile, rule: LabRule) -> DerivedRequest | None:
@@ -257,6 +317,11 @@ def dose_request(rule: DrugDoseRule) -> DoseRequest:
     return DoseRequest(rule.concept_set, rule.within_days, rule.unit)
 
 
+def observation_value_request(criteria: CriteriaFile, rule: ObservationValueRule) -> ObservationValueRequest:
+    return ObservationValueRequest(rule.concept_set, "concept" if rule.comparator == "in" else "number",
+                                   criteria.lookback(rule))
+
+
 def plan_features(criteria: CriteriaFile) -> FeaturePlan:
     """Every feature the file's criteria read."""
     plan = FeaturePlan()
@@ -264,6 +329,9 @@ def plan_features(criteria: CriteriaFile) -> FeaturePlan:
         for _path, rule in walk_rules(crit.rule, "rule"):
             if isinstance(rule, ConditionRule | ObservationRule | ProcedureRule | DrugRule):
                 plan.events.add(event_request(rule))
+                plan.events.update(related_requests(rule))
+            elif isinstance(rule, ObservationValueRule):
+                plan.observation_values.add(observation_value_request(criteria, rule))
             elif isinstance(rule, LabRule):
                 plan.labs.add(lab_request(criteria, rule))
                 derived = derived_request(criteria, rule)

@@ -19,6 +19,7 @@ from jobs.features.demographics import demographics, with_visit_site
 from jobs.features.doses import dose_features
 from jobs.features.events import diagnosis_events, drug_events, drug_features, event_features, procedure_events
 from jobs.features.labs import lab_features
+from jobs.features.observation_values import observation_value_features
 from jobs.session import described
 from schemas.criteria import CriteriaFile
 from schemas.features import DEMOGRAPHICS, DOSE_FEATURE, FEATURE_SHAPES, LAB_SERIES_FEATURE, FeaturePlan
@@ -49,12 +50,13 @@ def _demographics(x: FeatureInputs) -> DataFrame:
 def _diagnoses(x: FeatureInputs) -> DataFrame:
     reqs = x.plan.for_family("diagnoses")
     events = diagnosis_events(x.frames["condition_occurrence"], x.frames["observation"])
-    return event_features(events, x.membership(reqs), reqs, x.as_of)
+    return event_features(events, x.membership(reqs), reqs, x.as_of, x.frames["visit_occurrence"])
 
 
 def _procedures(x: FeatureInputs) -> DataFrame:
     reqs = x.plan.for_family("procedures")
-    return event_features(procedure_events(x.frames["procedure_occurrence"]), x.membership(reqs), reqs, x.as_of)
+    return event_features(procedure_events(x.frames["procedure_occurrence"]), x.membership(reqs), reqs, x.as_of,
+                          x.frames["visit_occurrence"])
 
 
 def _therapies(x: FeatureInputs) -> DataFrame:
@@ -72,12 +74,18 @@ def _labs(x: FeatureInputs) -> DataFrame:
                         x.criteria.labs, x.as_of, sorted(x.plan.series))
 
 
+def _observation_values(x: FeatureInputs) -> DataFrame:
+    reqs = sorted(x.plan.observation_values, key=lambda r: r.name)
+    return observation_value_features(x.frames["observation"], x.membership(reqs), reqs, x.as_of)
+
+
 FAMILIES: dict[str, Callable[[FeatureInputs], DataFrame]] = {
     "demographics": _demographics,
     "diagnoses": _diagnoses,
     "procedures": _procedures,
     "therapies": _therapies,
     "labs": _labs,
+    "observation_values": _observation_values,
 }
 
 
@@ -89,6 +97,8 @@ def expected_schema(family: str, plan: FeaturePlan) -> T.StructType:
     if family == "labs":
         names = [r.name for r in sorted(plan.labs)] + [r.name for r in sorted(plan.derived)]
         extra = [T.StructField(r.name, LAB_SERIES_FEATURE) for r in sorted(plan.series)]
+    elif family == "observation_values":
+        names = sorted(r.name for r in plan.observation_values)
     else:
         names = [r.name for r in plan.for_family(family)]
         if family == "therapies":

@@ -45,7 +45,8 @@ def site_name(care_site_name: Column, site_city: Column, site_state: Column, per
 
 def demographics(person: DataFrame, death: DataFrame, observation_period: DataFrame, care_site: DataFrame,
                  location: DataFrame, as_of: date) -> DataFrame:
-    """One row per person in `person`, with the columns of schemas.features.DEMOGRAPHICS."""
+    """One row per person in `person` (after `with_visit_site`), with the columns of
+    schemas.features.DEMOGRAPHICS."""
     on = F.lit(as_of)
     deaths = death.groupBy("person_id").agg(F.min("death_date").alias("death_date"))
     periods = (observation_period.groupBy("person_id").agg(
@@ -74,15 +75,20 @@ def demographics(person: DataFrame, death: DataFrame, observation_period: DataFr
                 F.coalesce(F.col("death_date") <= on, F.lit(False)).alias("deceased"),
                 F.coalesce(F.col("observed_at_as_of"), F.lit(False)).alias("observed_at_as_of"),
                 "observation_end_date",
+                "days_since_visit",
                 site_name(F.col("care_site_name"), F.col("site_city"), F.col("site_state"), F.col("person_city"),
                           F.col("person_state")).alias("site"),
             ))
 
 
 def with_visit_site(person: DataFrame, visits: DataFrame, as_of: date) -> DataFrame:
-    """A person without a care_site_id takes the care site of their latest visit up to as-of."""
-    latest = (visits.where((F.col("visit_start_date") <= F.lit(as_of)) & F.col("care_site_id").isNotNull())
+    """A person without a care_site_id takes the care site of their latest visit up to as-of; every person
+    gets `days_since_visit` (as-of minus their latest visit start, for data recency). One pass over visits."""
+    on = F.lit(as_of)
+    sited = F.when(F.col("care_site_id").isNotNull(), F.struct("visit_start_date", "care_site_id"))
+    latest = (visits.where(F.col("visit_start_date") <= on)
               .groupBy("person_id")
-              .agg(F.max(F.struct("visit_start_date", "care_site_id"))["care_site_id"].alias("visit_site")))
+              .agg(F.max(sited)["care_site_id"].alias("visit_site"),
+                   F.datediff(on, F.max("visit_start_date")).alias("days_since_visit")))
     return (person.join(latest, "person_id", "left")
             .withColumn("care_site_id", F.coalesce("care_site_id", "visit_site")).drop("visit_site"))

@@ -15,7 +15,7 @@ from pyspark.sql import functions as F
 from jobs.extract.units import converted
 from jobs.features.derived import derived_feature, same_day_features
 from jobs.features.lab_series import series_aggregate
-from jobs.features.windows import first_day, in_window
+from jobs.features.windows import first_day, in_window, window_end
 from jobs.quality.quarantine import UNIT_FLAG
 from schemas.criteria import LabDefinition
 from schemas.features import DerivedRequest, LabRequest, LabSeriesRequest
@@ -24,7 +24,8 @@ from schemas.units import factors_to
 
 def lab_aggregate(req: LabRequest, lab: LabDefinition, as_of: date) -> Column:
     """One LAB_FEATURE struct (an aggregate expression) for a request, over lab_results rows."""
-    window = (F.col("lab") == req.lab) & in_window(F.col("measurement_date"), as_of, req.lookback_days)
+    window = (F.col("lab") == req.lab) & in_window(F.col("measurement_date"), window_end(as_of, req.ends_days_before),
+                                                   req.lookback_days)
     evidence = ~F.col(UNIT_FLAG)
     tie = [F.col("measurement_date").alias("date"), F.col("measurement_id").alias("id")]
     if req.mode == "qualitative":
@@ -74,7 +75,7 @@ def in_some_window(requests: list[LabRequest | LabSeriesRequest], as_of: date) -
     (SortAggregate), and most results of a long history are older than any 90-day window."""
     earliest: dict[str, date | None] = {}
     for r in requests:
-        start = first_day(as_of, r.lookback_days)
+        start = first_day(window_end(as_of, getattr(r, "ends_days_before", 0)), r.lookback_days)  # series: 0
         if r.lab not in earliest:
             earliest[r.lab] = start
         elif earliest[r.lab] is not None:

@@ -1,7 +1,8 @@
 """The window edges: every feature that looks back from the as-of date uses these (one definition).
 
 A window of N days is (as_of - N, as_of]: its first day is as_of - N + 1. No window means the whole history
-up to as-of. Events after as-of are never counted.
+up to as-of. Events after as-of are never counted. A window that ends a days before as-of (`between_days:
+[a, b]`) is the same window taken at `window_end(as_of, a)` = as_of - a, with b - a + 1 days.
 """
 
 from __future__ import annotations
@@ -10,6 +11,11 @@ from datetime import date, timedelta
 
 from pyspark.sql import Column
 from pyspark.sql import functions as F
+
+
+def window_end(as_of: date, ends_days_before: int) -> date:
+    """The last day of a window that ends `ends_days_before` days before as-of."""
+    return as_of - timedelta(days=ends_days_before)
 
 
 def first_day(as_of: date, within_days: int | None) -> date | None:

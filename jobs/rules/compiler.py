@@ -14,8 +14,10 @@ from functools import reduce
 from pyspark.sql import Column
 from pyspark.sql import functions as F
 
+import jobs.rules.observation_values  # noqa: F401  (registers the observation_value kind)
 from jobs.columns import number_text
 from jobs.rules.evidence import Context, Evidence, build, combine, null, window_text
+from jobs.rules.timing import closed_world, coverage, rule_window_text, timed
 from jobs.rules.value_rules import review_on, with_review_note
 from schemas.criteria import (
     AgeRule,
@@ -78,11 +80,8 @@ def _event(rule: EventRuleBase, ctx: Context) -> Evidence:
     if rule.min_count > 1:
         detail = F.format_string("%d %s records, last on %s", n, F.lit(label), feat["last_date"].cast("string"))
     if isinstance(rule, DrugRule):
-        if rule.min_days is not None:
-            days = F.coalesce(feat["days"], F.lit(0))
-            truth = truth & (days >= rule.min_days)
-            value = days.cast("double")
-            detail = F.format_string("%s for %d days%s", F.lit(label), days, F.lit(window_text(rule.within_days)))
+        if rule.min_days is not None or rule.continuous_days is not None:
+            truth, value, detail = coverage(rule, feat, label, truth)
         if rule.min_distinct is not None:
             distinct = F.coalesce(feat["classes" if rule.distinct_by == "label" else "ingredients"], F.array())
             k = F.size(distinct)
@@ -91,9 +90,12 @@ def _event(rule: EventRuleBase, ctx: Context) -> Evidence:
             names = F.array_join(distinct.cast("array<string>"), ", ")
             detail = F.format_string("%d distinct %s (%s), last on %s", k, F.lit(label), names,
                                      feat["last_date"].cast("string"))
-    none = F.lit(f"no {label}{window_text(rule.within_days)}")
+    none = F.lit(f"no {label}{rule_window_text(rule)}")
     text = F.when(n == 0, none).otherwise(detail)
+    truth, text = closed_world(ctx, *timed(rule, ctx, feat, truth, text))
     unit = "distinct" if isinstance(rule, DrugRule) and rule.min_distinct else "records"
+    if isinstance(rule, DrugRule) and (rule.min_days or rule.continuous_days) and not rule.min_distinct:
+        unit = "days"
     return Evidence(truth, value, F.lit(unit), feat["last_date"], feat["last_concept_id"], text)
 
 
@@ -146,7 +148,9 @@ def _lab(rule: LabRule, ctx: Context) -> Evidence:
     truth = F.when(x.isNotNull(), truth)
     bad_units = F.coalesce(feat["n_unconvertible"], F.lit(0))
     into = f" to {rule.unit}".replace("%", "%%") if rule.unit else ""  # a format string: `%` must be escaped
-    missing = F.concat(F.lit(f"no {lab.name} result{window_text(lookback)}"),
+    span = (f" {rule.between_days[0]}-{rule.between_days[1]} days before as-of" if rule.between_days
+            else window_text(lookback))
+    missing = F.concat(F.lit(f"no {lab.name} result{span}"),
                        F.when(bad_units > 0, F.format_string(f" (%d with a unit that cannot be converted{into})",
                                                              bad_units)).otherwise(F.lit("")))
     return Evidence(truth, value, unit, feat["date"], feat["concept_id"],

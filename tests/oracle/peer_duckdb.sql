@@ -15,10 +15,11 @@
 -- and replaces {{AS_OF}} with the screening date (DATE literal). Result: table peer_status.
 --
 -- Semantics implemented (README "Semantics"): closed-world events in (as_of - d, as_of]; drug exposure intervals
--- [start, end | start + days_supply - 1 | start] overlapping the window; ATLAS concept sets (descendants, excluded
--- items); labs = most recent usable result in the lookback (default 90 d), converted by unit; eGFR derived with
--- CKD-EPI 2021 when no measured eGFR; alternative measures (UPCR / 24 h
--- protein: the most recent decides, same day UPCR); x ULN by range_high else default ULN; qualitative positivity; Kleene
+-- [start, end | start + days_supply - 1 | start] overlapping the window, `min_days` = distinct covered days;
+-- ATLAS concept sets (descendants, excluded items); labs = most recent usable result in the lookback (default
+-- 90 d), converted by unit; eGFR derived with CKD-EPI 2021 when no measured eGFR; alternative measures (UPCR /
+-- 24 h protein: the most recent decides, same day UPCR); x ULN by range_high else default ULN; qualitative
+-- positivity; Kleene
 -- any/all (SQL's three-valued AND/OR); review_if; rows the quality gate quarantines are never evidence.
 
 -- ================================================================ vocabulary: concept sets (ATLAS semantics)
@@ -152,17 +153,24 @@ WITH ex AS (
     -- e_ago: days from the end of the exposure (capped at as-of) to as-of; overlap with (as_of - w, as_of] <=> e_ago < w
     SELECT x.person_id, m.set_name AS s, m.label, x.s0, least(x.e0, {{AS_OF}}) AS e1, {{AS_OF}} - least(x.e0, {{AS_OF}}) AS e_ago
     FROM ex x JOIN cs_member m ON m.concept_id = x.drug_concept_id
+), gc_days AS (
+    -- covered days: distinct calendar days of the exposures clipped to the window (the job merges intervals
+    -- instead; counting days one by one is the independent check)
+    SELECT person_id, count(DISTINCT d) AS gc_90_days
+    FROM hit, unnest(generate_series(greatest(s0, {{AS_OF}} - 89)::TIMESTAMP, e1::TIMESTAMP, INTERVAL 1 DAY)) AS t(d)
+    WHERE s = 'glucocorticoids' AND e_ago < 90
+    GROUP BY person_id
 )
-SELECT person_id,
+SELECT hit.person_id,
        count(*) FILTER (s = 'ras_blockers' AND e_ago < 365)                      AS ras_365,
        count(*) FILTER (s = 'glucocorticoids' AND e_ago < 90)                    AS gc_90,
-       sum(e1 - greatest(s0, {{AS_OF}} - 89) + 1) FILTER (s = 'glucocorticoids' AND e_ago < 90) AS gc_90_days,
+       any_value(gc_days.gc_90_days)                                             AS gc_90_days,
        count(DISTINCT label) FILTER (s = 'ln_therapies')                         AS ln_therapy_labels,
        count(*) FILTER (s = 'pmn_therapies')                                     AS pmn_therapies,
        count(*) FILTER (s = 'small_molecule_immunosuppressants' AND e_ago < 14)  AS small_molecule_14,
        count(*) FILTER (s = 'antibody_therapies' AND e_ago < 90)                 AS antibody_90,
        count(*) FILTER (s = 'immunoglobulin' AND e_ago < 365)                    AS ivig_365
-FROM hit GROUP BY person_id;
+FROM hit LEFT JOIN gc_days USING (person_id) GROUP BY hit.person_id;
 
 -- ================================================================ labs
 -- The labs of the criteria: concept set, the unit each is compared in, the unit its plausibility range is in,

@@ -62,16 +62,19 @@ class Extract:
         self.rows["death"].append({"person_id": pid, "death_date": on, "death_type_concept_id": 0})
         return self
 
-    def condition(self, pid: int, concept: int, on: str) -> Extract:
+    def condition(self, pid: int, concept: int, on: str, visit: int | None = None) -> Extract:
         self.rows["condition_occurrence"].append({
             "condition_occurrence_id": self._id("condition_occurrence"), "person_id": pid,
-            "condition_concept_id": concept, "condition_start_date": on, "condition_type_concept_id": 32817})
+            "condition_concept_id": concept, "condition_start_date": on, "condition_type_concept_id": 32817,
+            "visit_occurrence_id": visit})
         return self
 
-    def observation(self, pid: int, concept: int, on: str) -> Extract:
+    def observation(self, pid: int, concept: int, on: str, value: float | None = None,
+                    value_concept: int | None = None) -> Extract:
         self.rows["observation"].append({
             "observation_id": self._id("observation"), "person_id": pid, "observation_concept_id": concept,
-            "observation_date": on, "observation_type_concept_id": 32817})
+            "observation_date": on, "observation_type_concept_id": 32817, "value_as_number": value,
+            "value_as_concept_id": value_concept})
         return self
 
     def procedure(self, pid: int, concept: int, on: str) -> Extract:
@@ -105,6 +108,12 @@ class Extract:
             "measurement_date": on, "measurement_type_concept_id": 32817, "value_as_number": value,
             "value_as_concept_id": value_concept, "unit_concept_id": unit_concept_id,
             "unit_source_value": unit_source, "range_high": range_high})
+        return self
+
+    def visit(self, pid: int, on: str, concept: int = 9202, end: str | None = None, vid: int | None = None) -> Extract:
+        self.rows["visit_occurrence"].append({
+            "visit_occurrence_id": vid or self._id("visit_occurrence"), "person_id": pid, "visit_concept_id": concept,
+            "visit_start_date": on, "visit_end_date": end or on, "visit_type_concept_id": 32817})
         return self
 
     def concept(self, concept_id: int, vocabulary: str, code: str, name: str = "test concept") -> Extract:

@@ -25,7 +25,8 @@ def test_written_feature_tables_have_exactly_the_contract_schema(spark, e2e, cri
         got = spark.read.parquet(str(e2e.out / "features" / family)).schema
         want = expected_schema(family, plan)
         assert _shape(got) == _shape(want), family
-        assert len(want.fields) > 1, family  # the plan asks for features of every family
+        if family != "observation_values":  # NCT06557265 reads no observation values (tests/spark/rules does)
+            assert len(want.fields) > 1, family  # the plan asks for features of every other family
 
 
 def test_every_registered_output_is_in_the_finished_result_and_nothing_else(e2e, criteria):
