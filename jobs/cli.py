@@ -11,14 +11,13 @@ import logging
 import os
 import sys
 from datetime import date
-from pathlib import Path
 
 from jobs.config import RunConfig, jdbc_properties
 from jobs.errors import CohortFinderError
 from jobs.rules.loader import load_criteria
+from jobs.rules.trials import combine
 
 log = logging.getLogger("cohort_finder")
-DEFAULT_CRITERIA = Path(__file__).resolve().parents[1] / "criteria" / "nct06557265.yaml"
 
 
 def _date(text: str) -> date:
@@ -57,7 +56,8 @@ def parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="screen an extract against a criteria file and write results")
     omop_args(run)
-    run.add_argument("--criteria", default=str(DEFAULT_CRITERIA), help="criteria YAML (default: NCT06557265)")
+    run.add_argument("--criteria", action="append", default=[],
+                     help="criteria YAML of one trial; repeat for several trials in one run (required)")
     run.add_argument("--as-of", type=_date, help="screening date (default: cdm_source.source_release_date, "
                                                   "else today)")
     run.add_argument("--out", required=True, help="result folder (replaced atomically)")
@@ -68,7 +68,8 @@ def parser() -> argparse.ArgumentParser:
 
     check = sub.add_parser("check", help="run the data-quality gate alone and print a summary")
     omop_args(check)
-    check.add_argument("--criteria", default=str(DEFAULT_CRITERIA))
+    check.add_argument("--criteria", action="append", default=[],
+                       help="criteria YAML whose labs the gate checks; repeatable (required)")
     check.add_argument("--as-of", type=_date)
 
     val = sub.add_parser("validate", help="validate a criteria file (no Spark)")
@@ -86,8 +87,11 @@ def _setup_logging(verbose: int) -> None:
 
 
 def _config(args: argparse.Namespace, **more) -> RunConfig:
-    """The run's configuration; the criteria file is loaded and validated here, before any JVM starts."""
-    return RunConfig(omop=args.omop, criteria=load_criteria(args.criteria), out=getattr(args, "out", ""),
+    """The run's configuration; the criteria files are loaded, validated and combined here, before any JVM
+    starts (there is no default trial: a run screens the trials it is given)."""
+    loaded = tuple(load_criteria(path) for path in args.criteria)
+    combine(list(loaded))  # no criteria, a trial given twice, conflicting labs: one line, exit 2, no JVM
+    return RunConfig(omop=args.omop, criteria=loaded, out=getattr(args, "out", ""),
                      as_of=args.as_of, jdbc_schema=args.jdbc_schema,
                      jdbc_properties=jdbc_properties(args.jdbc_properties), **more)
 
@@ -104,11 +108,12 @@ def _cmd_run(args: argparse.Namespace) -> int:
     finally:
         spark.stop()
     m = result.manifest
-    print(f"results: {result.out}")
-    for cohort, counts in m["status_counts"].items():
-        print(f"  {cohort}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
-    print(f"  as-of {m['as_of']} ({m['as_of_source']}); report: {result.out}/report.md; "
-          f"candidates: {result.out}/candidates_<cohort>.csv")
+    print(f"results: {result.out} (as-of {m['as_of']}, {m['as_of_source']})")
+    for folder, trial in m["trials"].items():
+        print(f"  {trial['trial']}: report {result.out}/{folder}/report.md, "
+              f"candidates {result.out}/{folder}/candidates_<cohort>.csv")
+        for cohort, counts in trial["status_counts"].items():
+            print(f"    {cohort}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
     return 0
 
 

@@ -13,7 +13,7 @@ from jobs.rules.loader import LoadedCriteria
 @dataclass
 class RunConfig:
     omop: str
-    criteria: LoadedCriteria
+    criteria: LoadedCriteria | tuple[LoadedCriteria, ...]  # one file per trial (`--criteria a --criteria b`)
     out: str
     as_of: date | None = None
     overwrite: bool = False
@@ -21,6 +21,10 @@ class RunConfig:
     jdbc_schema: str | None = None
     jdbc_properties: dict[str, str] = field(default_factory=dict)
     fail_on_quality_warnings: bool = False
+
+    @property
+    def trials(self) -> list[LoadedCriteria]:
+        return [self.criteria] if isinstance(self.criteria, LoadedCriteria) else list(self.criteria)
 
 
 def jdbc_properties(path: str | None) -> dict[str, str]:

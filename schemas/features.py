@@ -117,8 +117,19 @@ def _window(days: int | None) -> str:
     return "all" if days is None else f"{days}d"
 
 
-@dataclass(frozen=True, order=True)
-class EventRequest:
+class SortedByName:
+    """Requests sort by (kind, feature name): a total order that holds when one concept set or lab is asked
+    with and without a window (None, the whole history), which field-by-field dataclass ordering cannot compare
+    (two trials in one run, or one file, asking `heart_failure` any time and within 60 days)."""
+
+    name: str
+
+    def __lt__(self, other: SortedByName) -> bool:
+        return (type(self).__name__, self.name) < (type(other).__name__, other.name)
+
+
+@dataclass(frozen=True)
+class EventRequest(SortedByName):
     family: EventFamily
     concept_set: str
     within_days: int | None  # None: whole history up to as-of
@@ -128,8 +139,8 @@ class EventRequest:
         return f"{self.concept_set}__{_window(self.within_days)}"
 
 
-@dataclass(frozen=True, order=True)
-class LabRequest:
+@dataclass(frozen=True)
+class LabRequest(SortedByName):
     lab: str
     mode: Literal["numeric", "qualitative"]
     unit: str | None  # target unit for numeric requests
@@ -142,8 +153,8 @@ class LabRequest:
         return f"{self.lab}__{what}__{_window(self.lookback_days)}__{self.aggregate}"
 
 
-@dataclass(frozen=True, order=True)
-class DerivedRequest:
+@dataclass(frozen=True)
+class DerivedRequest(SortedByName):
     method: str  # a name in schemas.derived.DERIVATIONS
     lookback_days: int | None
 

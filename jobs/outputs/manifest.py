@@ -12,6 +12,7 @@ from jobs.extract.vocabulary import ResolvedConceptSets
 from jobs.quality.gate import GateOutcome
 from jobs.redaction import redact
 from jobs.rules.evaluation import STATUSES
+from jobs.rules.trials import Trial
 
 
 def versions() -> dict[str, str]:
@@ -23,11 +24,20 @@ def versions() -> dict[str, str]:
             "pydantic": pydantic.__version__, "great_expectations": gx.__version__}
 
 
+def trial_entry(trial: Trial, by_status: dict, conservation: dict) -> dict:
+    """One trial of the run: its criteria file (path, hash, version), cohorts, statuses and conservation."""
+    criteria = trial.model
+    return {"path": trial.source.path, "sha256": trial.source.sha256, "trial": criteria.trial,
+            "version": criteria.version, "folder": trial.folder,
+            "cohorts": {c: len(s.criteria) for c, s in criteria.cohorts.items()},
+            "status_counts": {c: {s: by_status.get((c, s), 0) for s in STATUSES} for c in criteria.cohorts},
+            "conservation": conservation}
+
+
 def build_manifest(cfg: RunConfig, *, read: ReadReport, gate: GateOutcome, resolved: ResolvedConceptSets,
                    as_of: date, as_of_source: str, run_id: str, started: datetime, timings: dict[str, float],
-                   persons: int, by_status: dict, conservation: dict,
-                   quarantine: dict[str, dict[str, int]]) -> dict:
-    criteria = cfg.criteria.model
+                   persons: int, trials: dict[str, dict], quarantine: dict[str, dict[str, int]]) -> dict:
+    """The run's manifest; `trials` is {trial folder: trial_entry(...)}, in the order given on the command line."""
     return {
         "run_id": run_id,
         "started_utc": started.isoformat(timespec="seconds"),
@@ -38,16 +48,12 @@ def build_manifest(cfg: RunConfig, *, read: ReadReport, gate: GateOutcome, resol
                    "missing_tables": sorted(set(read.missing_tables)),
                    "empty_tables": sorted(set(read.empty_tables)),
                    "missing_optional_columns": read.missing_optional_columns},
-        "criteria": {"path": cfg.criteria.path, "sha256": cfg.criteria.sha256,
-                     "trial": criteria.trial, "version": criteria.version,
-                     "cohorts": {c: len(s.criteria) for c, s in criteria.cohorts.items()}},
+        "trials": trials,
         "vocabulary": resolved.to_manifest(),
         "versions": versions(),
         "rows_read": gate.rows_read,
         "quality": gate.to_manifest(),
         "persons": persons,
-        "status_counts": {c: {s: by_status.get((c, s), 0) for s in STATUSES} for c in criteria.cohorts},
-        "conservation": conservation,
         "min_cell_count": cfg.min_cell_count,
         "quarantine": quarantine,
         "timings_seconds": dict(timings),
