@@ -26,8 +26,10 @@ $(SAMPLE)/.complete: $(STAMP) $(wildcard jobs/synthetic/*.py)
 
 sample: $(SAMPLE)/.complete
 
+TRIALS  := $(sort $(wildcard criteria/*.yaml))
+
 run: $(SAMPLE)/.complete
-	$(BIN)/cohort-finder run --omop $(SAMPLE)/omop --criteria criteria/nct06557265.yaml \
+	$(BIN)/cohort-finder run --omop $(SAMPLE)/omop $(foreach t,$(TRIALS),--criteria $(t)) \
 	    --as-of $(AS_OF) --out $(OUT) --overwrite
 
 test: $(STAMP)

@@ -12,15 +12,14 @@ import logging
 import os
 import sys
 from datetime import date
-from pathlib import Path
 
 from jobs.config import RunConfig, jdbc_properties
 from jobs.errors import ArgumentError, CohortFinderError
 from jobs.redaction import redact
 from jobs.rules.loader import load_criteria
+from jobs.rules.trials import combine
 
 log = logging.getLogger("cohort_finder")
-DEFAULT_CRITERIA = Path(__file__).resolve().parents[1] / "criteria" / "nct06557265.yaml"
 
 
 def _date(text: str) -> date:
@@ -77,7 +76,8 @@ def parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="screen an extract against a criteria file and write results")
     omop_args(run)
-    run.add_argument("--criteria", default=str(DEFAULT_CRITERIA), help="criteria YAML (default: NCT06557265)")
+    run.add_argument("--criteria", action="append", default=[],
+                     help="criteria YAML of one trial; repeat for several trials in one run (required)")
     run.add_argument("--as-of", type=_date, help="screening date (default: cdm_source.source_release_date, "
                                                   "else today)")
     run.add_argument("--out", required=True, help="result folder (replaced atomically)")
@@ -93,19 +93,22 @@ def parser() -> argparse.ArgumentParser:
 
     check = sub.add_parser("check", help="run the data-quality gate alone and print a summary")
     omop_args(check)
-    check.add_argument("--criteria", default=str(DEFAULT_CRITERIA))
+    check.add_argument("--criteria", action="append", default=[],
+                       help="criteria YAML whose labs the gate checks; repeatable (required)")
     check.add_argument("--as-of", type=_date)
     allow_missing(check)
 
     sets = sub.add_parser("concept-sets", help="each concept set's members, how they got in, records and persons")
     omop_args(sets)
-    sets.add_argument("--criteria", default=str(DEFAULT_CRITERIA))
+    sets.add_argument("--criteria", action="append", default=[],
+                      help="criteria YAML whose concept sets to show; repeatable (required)")
     sets.add_argument("--min-cell-count", type=_positive, default=0,
                       help="show counts between 1 and N-1 as '<N' (0: off)")
 
     wi = sub.add_parser("whatif", help="recompute statuses, funnels and ranks of a finished result with criteria "
                                        "dropped or unknowns read as pass/fail (DuckDB, no Spark)")
-    wi.add_argument("--results", required=True, help="a finished result folder (the run's --out, local)")
+    wi.add_argument("--results", required=True,
+                    help="a finished result (local): a trial's folder OUT/<trial>, or the OUT of a one-trial run")
     wi.add_argument("--drop", action="append", default=[], metavar="ID", help="leave this criterion out (repeat)")
     wi.add_argument("--treat-unknown-as", choices=["pass", "fail"], help="read every unknown outcome as this")
     wi.add_argument("--write", metavar="DIR", help="also write whatif_status.csv, whatif_attrition.csv and "
@@ -126,7 +129,8 @@ def _setup_logging(verbose: int) -> None:
 
 
 def _config(args: argparse.Namespace, **more) -> RunConfig:
-    """The run's configuration; the criteria file is loaded and validated here, before any JVM starts."""
+    """The run's configuration; the criteria files are loaded, validated and combined here, before any JVM
+    starts (there is no default trial: a run screens the trials it is given)."""
     results = getattr(args, "results_jdbc", None)
     if results and not results.startswith("jdbc:"):
         raise ArgumentError(f"--results-jdbc {redact(results)}: expected a jdbc: URL")
@@ -134,7 +138,9 @@ def _config(args: argparse.Namespace, **more) -> RunConfig:
         raise ArgumentError("--results-jdbc and --results-schema go together")
     if not args.omop.startswith("jdbc:") and (args.vocab_schema or args.jdbc_partitions):
         raise ArgumentError("--vocab-schema and --jdbc-partitions apply to a jdbc: --omop only")
-    return RunConfig(omop=args.omop, criteria=load_criteria(args.criteria), out=getattr(args, "out", ""),
+    loaded = tuple(load_criteria(path) for path in args.criteria)
+    combine(list(loaded))  # no criteria, a trial given twice, conflicting labs: one line, exit 2, no JVM
+    return RunConfig(omop=args.omop, criteria=loaded, out=getattr(args, "out", ""),
                      as_of=getattr(args, "as_of", None), jdbc_schema=args.jdbc_schema,
                      jdbc_properties=jdbc_properties(args.jdbc_properties), vocab_schema=args.vocab_schema,
                      jdbc_partitions=args.jdbc_partitions, results_jdbc=results,
@@ -166,11 +172,12 @@ def _cmd_run(args: argparse.Namespace) -> int:
     m = result.manifest
     for line in m["warnings"]:
         print(f"WARNING: {line}")
-    print(f"results: {result.out}")
-    for cohort, counts in m["status_counts"].items():
-        print(f"  {cohort}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
-    print(f"  as-of {m['as_of']} ({m['as_of_source']}); report: {result.out}/report.html; "
-          f"candidates: {result.out}/candidates_<cohort>.csv")
+    print(f"results: {result.out} (as-of {m['as_of']}, {m['as_of_source']})")
+    for folder, trial in m["trials"].items():
+        print(f"  {trial['trial']}: report {result.out}/{folder}/report.html, "
+              f"candidates {result.out}/{folder}/candidates_<cohort>.csv")
+        for cohort, counts in trial["status_counts"].items():
+            print(f"    {cohort}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
     if result.results_rows is not None:
         print(f"  cohort table: {result.results_rows} rows into {redact(cfg.results_jdbc or '')} "
               f"schema {cfg.results_schema}")

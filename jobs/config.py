@@ -13,7 +13,7 @@ from jobs.rules.loader import LoadedCriteria
 @dataclass
 class RunConfig:
     omop: str
-    criteria: LoadedCriteria
+    criteria: LoadedCriteria | tuple[LoadedCriteria, ...]  # one file per trial (`--criteria a --criteria b`)
     out: str
     as_of: date | None = None
     overwrite: bool = False
@@ -27,6 +27,10 @@ class RunConfig:
     results_jdbc: str | None = None  # cohort table also into this database ...
     results_schema: str | None = None  # ... in this schema
     allow_missing_columns: bool = False  # a table/column a criterion reads may be absent (warning, not exit 2)
+
+    @property
+    def trials(self) -> list[LoadedCriteria]:
+        return [self.criteria] if isinstance(self.criteria, LoadedCriteria) else list(self.criteria)
 
 
 def jdbc_properties(path: str | None) -> dict[str, str]:

@@ -27,6 +27,7 @@ from schemas.criteria import (
     walk_rules,
 )
 from schemas.derived import DERIVATIONS
+from schemas.ordering import SortedByName
 from schemas.rule_time import ObservationValueRule
 from schemas.value_rules import DrugDoseRule
 
@@ -132,8 +133,8 @@ def _window(days: int | None) -> str:
     return "all" if days is None else f"{days}d"
 
 
-@dataclass(frozen=True, order=True)
-class EventRequest:
+@dataclass(frozen=True)
+class EventRequest(SortedByName):
     family: EventFamily
     concept_set: str
     within_days: int | None  # None: whole history up to the window's end
@@ -150,8 +151,8 @@ class EventRequest:
         return f"{self.concept_set}__{window}{gap}{visit}"
 
 
-@dataclass(frozen=True, order=True)
-class LabRequest:
+@dataclass(frozen=True)
+class LabRequest(SortedByName):
     lab: str
     mode: Literal["numeric", "qualitative"]
     unit: str | None  # target unit for numeric requests
@@ -167,8 +168,8 @@ class LabRequest:
         return f"{self.lab}__{what}__{window}__{self.aggregate}"
 
 
-@dataclass(frozen=True, order=True)
-class DerivedRequest:
+@dataclass(frozen=True)
+class DerivedRequest(SortedByName):
     method: str  # a name in schemas.derived.DERIVATIONS
     lookback_days: int | None
     available: tuple[str, ...] | None = None  # the input labs the criteria file defines (None: every input)

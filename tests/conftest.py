@@ -12,6 +12,8 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
 SYNTHEA = SHARED / "data" / "synthea27nj"
 CRITERIA = ROOT / "criteria" / "nct06557265.yaml"
+TRIAL_FILES = tuple(sorted((ROOT / "criteria").glob("*.yaml")))  # every shipped trial
+NCT = "NCT06557265"  # the first trial's output folder under --out
 
 os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
 os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
@@ -51,6 +53,14 @@ def criteria(criteria_file):
     return criteria_file.model
 
 
+@pytest.fixture(scope="session")
+def trial_files():
+    """Every shipped criteria file, loaded once (a tuple of LoadedCriteria: RunConfig's several trials)."""
+    from jobs.rules.loader import load_criteria
+
+    return tuple(load_criteria(p) for p in TRIAL_FILES)
+
+
 @pytest.fixture
 def synthea_dir():
     if not (SYNTHEA / "PERSON.csv").exists():
@@ -62,11 +72,13 @@ E2E_PERSONS = 500
 
 
 @pytest.fixture(scope="session")
-def e2e(spark, criteria_file, tmp_path_factory):
-    """One generated extract (CSV, 500 persons, seed 11) and one whole job run on it (no suppression), shared by
-    the tests that need a finished run: ground truth and contract (e2e/test_pipeline), the feature contract
-    (spark/features/test_build), the DuckDB differential (e2e/test_peer_duckdb) and the first of the determinism
-    pair (e2e/test_reliability). One run instead of one each is minutes of the fast suite."""
+def e2e(spark, trial_files, tmp_path_factory):
+    """One generated extract (CSV, 500 persons, seed 11, patients planted for every shipped trial) and one
+    whole job run of every shipped trial on it (no suppression), shared by the tests that need a finished run:
+    ground truth and contract (e2e/test_pipeline), the feature contract (spark/features/test_build), the DuckDB
+    differentials (e2e/test_peer_duckdb) and the first of the determinism pair (e2e/test_reliability). One run
+    instead of one each (or one per trial) is minutes of the fast suite. `out` is the run's --out, `nct` its
+    NCT06557265 folder."""
     from datetime import date
     from types import SimpleNamespace
 
@@ -78,6 +90,7 @@ def e2e(spark, criteria_file, tmp_path_factory):
     as_of = date(2026, 10, 1)
     generate(tmp / "sample", persons=E2E_PERSONS, seed=11, as_of=as_of)
     out = tmp / "out"
-    result = run(spark, RunConfig(omop=str(tmp / "sample" / "omop"), criteria=criteria_file, out=str(out),
+    result = run(spark, RunConfig(omop=str(tmp / "sample" / "omop"), criteria=trial_files, out=str(out),
                                   as_of=as_of, min_cell_count=0))
-    return SimpleNamespace(sample=tmp / "sample", omop=tmp / "sample" / "omop", out=out, result=result)
+    return SimpleNamespace(sample=tmp / "sample", omop=tmp / "sample" / "omop", out=out, nct=out / NCT,
+                           result=result)

@@ -104,10 +104,12 @@ def extra_columns(plan: FeaturePlan) -> dict[str, list[str]]:
 
 
 def prepare_inputs(spark: SparkSession, extract: OmopExtract, criteria: CriteriaFile,
-                   canonical_units: dict[str, str]) -> Inputs:
+                   canonical_units: dict[str, str], plan: FeaturePlan | None = None) -> Inputs:
     """Typed tables, resolved concept sets, the feature plan, and the criteria's lab results (carrying the
-    conversions into every unit the plan reads and into each lab's `canonical_units` plausibility unit)."""
-    plan = plan_features(criteria)
+    conversions into every unit the plan reads and into each lab's `canonical_units` plausibility unit).
+    `plan` is given for several trials at once (the union of their plans over their combined concept sets and
+    labs in `criteria`); by default it is `criteria`'s own."""
+    plan = plan_features(criteria) if plan is None else plan
     resolved = resolve_concept_sets(spark, criteria, extract)  # first: its ids filter the JDBC reads
     frames = read_tables(extract, extra_columns(plan), pushed_filters(extract, resolved))
     lab_sets = sorted({criteria.labs[lab].concept_set for lab in plan.lab_names()})  # the labs the criteria read

@@ -45,8 +45,9 @@ def check_conservation(status: DataFrame, criteria: CriteriaFile, persons: int, 
                                             "criterion outcomes add up", "ranks unique", "candidates once each"]}
 
 
-def check_outputs_written(fs: OutputFS, stage_dir: str, cohorts: list[str]) -> None:
-    """Every output of the registry but the manifest (written last) is in the staging folder."""
-    missing = [p for p in expected_paths(cohorts) if p != MANIFEST and not fs.exists(f"{stage_dir}/{p}")]
+def check_outputs_written(fs: OutputFS, stage_dir: str, trials: dict[str, list[str]]) -> None:
+    """Every output of the registry but the manifest (written last) is in the staging folder, for every trial
+    ({trial folder: cohort names})."""
+    missing = [p for p in expected_paths(trials) if p != MANIFEST and not fs.exists(f"{stage_dir}/{p}")]
     if missing:
         raise ConservationError(f"conservation check failed: outputs not written: {', '.join(missing)}")

@@ -14,6 +14,7 @@ from jobs.outputs.shared_counts import PERSONS, SharedCounts
 from jobs.quality.gate import GateOutcome
 from jobs.redaction import redact
 from jobs.rules.evaluation import STATUSES
+from jobs.rules.trials import Trial
 
 
 def versions() -> dict[str, str]:
@@ -25,47 +26,60 @@ def versions() -> dict[str, str]:
             "pydantic": pydantic.__version__, "great_expectations": gx.__version__}
 
 
-def build_manifest(cfg: RunConfig, *, read: ReadReport, gate: GateOutcome, resolved: ResolvedConceptSets,
-                   as_of: date, as_of_source: str, run_id: str, started: datetime, timings: dict[str, float],
-                   persons: int, by_status: dict, conservation: dict,
-                   quarantine: dict[str, dict[str, int]], shared: SharedCounts, warnings: list[str] = (),
-                   concept_sets: dict[str, SetSummary] | None = None) -> dict:
-    """With a threshold (--min-cell-count > 1) the person counts here are the published ones (suppressed)."""
-    criteria = cfg.criteria.model
+def shown(n: int, shared: SharedCounts, cell: str = PERSONS) -> int | str:
+    """`n` as published: with a threshold (--min-cell-count > 1) the suppressed count ('<k' or '*')."""
+    if shared.published.k <= 1:
+        return n
+    text = shared.show(cell)
+    return int(text) if text.isdigit() else text
+
+
+def trial_entry(trial: Trial, by_status: dict, conservation: dict, shared: SharedCounts, cohort_table: dict) -> dict:
+    """One trial of the run: its criteria file (path, hash, version, ATLAS includes), cohorts, statuses,
+    conservation, suppression and cohort-table definitions. With a threshold (--min-cell-count > 1) the person
+    counts here are the published ones (suppressed)."""
+    criteria = trial.model
     status_counts: dict = {c: {s: by_status.get((c, s), 0) for s in STATUSES} for c in criteria.cohorts}
     if shared.published.k > 1:
-        persons_shown: int | str = shared.show(PERSONS)
-        persons_shown = int(persons_shown) if persons_shown.isdigit() else persons_shown
         status_counts = {c: {s: (int(v) if v.isdigit() else v) for s, v in counts.items()}
                          for c, counts in shared.status_counts().items()}
-        persons, conservation = persons_shown, {**conservation, "persons": persons_shown}
+        conservation = {**conservation, "persons": shown(conservation.get("persons", 0), shared)}
+    return {"path": trial.source.path, "sha256": trial.source.sha256, "includes": trial.source.includes,
+            "trial": criteria.trial, "version": criteria.version, "folder": trial.folder,
+            "cohorts": {c: len(s.criteria) for c, s in criteria.cohorts.items()},
+            "status_counts": status_counts, "conservation": conservation,
+            "suppression": {"small_cells": len(shared.published.primary) + len(shared.published.withheld),
+                            "complementary_cells": len(shared.published.secondary) - len(shared.published.withheld),
+                            "withheld_small_cells": len(shared.published.withheld),
+                            "under_margin_cells": len(shared.published.narrow)},
+            "cohort_table": cohort_table}
+
+
+def build_manifest(cfg: RunConfig, *, read: ReadReport, gate: GateOutcome, resolved: ResolvedConceptSets,
+                   as_of: date, as_of_source: str, run_id: str, started: datetime, timings: dict[str, float],
+                   persons: int | str, trials: dict[str, dict], quarantine: dict[str, dict[str, int]],
+                   warnings: list[str] = (), concept_sets: dict[str, SetSummary] | None = None) -> dict:
+    """The run's manifest; `trials` is {trial folder: trial_entry(...)}, in the order given on the command line;
+    `persons` as published (see `shown`). Warnings and the concept-set summary are the run's (all trials)."""
     return {
         "run_id": run_id,
         "started_utc": started.isoformat(timespec="seconds"),
         "finished_utc": datetime.now(UTC).isoformat(timespec="seconds"),
         "as_of": as_of.isoformat(),
         "as_of_source": as_of_source,
-        "warnings": list(warnings),  # also on the console and at the top of the report
+        "warnings": list(warnings),  # also on the console and at the top of every trial's report
         "inputs": {"omop": redact(cfg.omop), "tables": read.tables,
                    "missing_tables": sorted(set(read.missing_tables)),
                    "empty_tables": sorted(set(read.empty_tables)),
                    "missing_optional_columns": read.missing_optional_columns},
-        "criteria": {"path": cfg.criteria.path, "sha256": cfg.criteria.sha256, "includes": cfg.criteria.includes,
-                     "trial": criteria.trial, "version": criteria.version,
-                     "cohorts": {c: len(s.criteria) for c, s in criteria.cohorts.items()}},
+        "trials": trials,
         "vocabulary": {**resolved.to_manifest(),
                        "concept_sets": {n: s.to_manifest() for n, s in (concept_sets or {}).items()}},
         "versions": versions(),
         "rows_read": gate.rows_read,
         "quality": gate.to_manifest(),
         "persons": persons,
-        "status_counts": status_counts,
-        "conservation": conservation,
         "min_cell_count": cfg.min_cell_count,
-        "suppression": {"small_cells": len(shared.published.primary) + len(shared.published.withheld),
-                        "complementary_cells": len(shared.published.secondary) - len(shared.published.withheld),
-                        "withheld_small_cells": len(shared.published.withheld),
-                        "under_margin_cells": len(shared.published.narrow)},
         "quarantine": quarantine,
         "timings_seconds": dict(timings),
     }

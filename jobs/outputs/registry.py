@@ -1,5 +1,8 @@
 """Every output under --out, in one list: the pipeline writes by these names, the conservation check makes
-sure each is there before publishing, and the contract test checks a finished result against it."""
+sure each is there before publishing, and the contract test checks a finished result against it.
+
+Two levels: what the run shares (features, quarantine, the manifest) sits at the top of --out; what a trial
+decides (statuses, results, candidates, counts, its report) sits in `<trial>/`, one folder per criteria file."""
 
 from __future__ import annotations
 
@@ -11,10 +14,11 @@ from jobs.features.build import FAMILIES
 
 @dataclass(frozen=True)
 class Output:
-    name: str  # path under --out; `{cohort}` / `{family}` expand per cohort / feature family
+    name: str  # path under --out (run level) or --out/<trial>/ (trial level); `{cohort}` / `{family}` expand
     kind: Literal["parquet", "csv", "json", "markdown", "html"]
     what: str
     shared: bool = False  # counts only (with small-cell suppression): safe to share outside the team
+    level: Literal["run", "trial"] = "trial"
 
     def paths(self, cohorts: list[str]) -> list[str]:
         if "{cohort}" in self.name:
@@ -32,8 +36,9 @@ OUTPUTS: tuple[Output, ...] = (
     Output("attrition.csv", "csv", "per cohort, the sequential funnel and each criterion's outcome counts",
            shared=True),
     Output("counts_by_site.csv", "csv", "persons per cohort, site and status", shared=True),
-    Output("features/{family}", "parquet", "the person-level feature tables (schemas/features.py)"),
-    Output("quarantine", "parquet", "rows never used as evidence, with their reason"),
+    Output("features/{family}", "parquet", "the person-level feature tables of every trial (schemas/features.py)",
+           level="run"),
+    Output("quarantine", "parquet", "rows never used as evidence, with their reason", level="run"),
     Output("cohort", "parquet", "OMOP cohort rows: eligible (and with --cohort-include-possible, possible) persons"),
     Output("cohort_definition", "parquet", "OMOP cohort_definition rows, one per cohort and status written"),
     Output("report.md", "markdown", "status counts, funnels, sites, data quality, review items, timings",
@@ -44,7 +49,8 @@ OUTPUTS: tuple[Output, ...] = (
            shared=True),
     Output("shareable/report_shareable.html", "html", "report.html's counts and charts without person-level rows, "
            "suppressed as shareable/counts.csv", shared=True),
-    Output("manifest.json", "json", "inputs, as-of, versions, counts, data-quality results, timings; written last"),
+    Output("manifest.json", "json", "inputs, as-of, trials, versions, counts, data-quality results, timings; "
+           "written last", level="run"),
 )
 MANIFEST = "manifest.json"
 REPORT_HTML = "report.html"
@@ -56,6 +62,8 @@ def by_name(name: str) -> Output:
     return next(o for o in OUTPUTS if o.name == name)
 
 
-def expected_paths(cohorts: list[str]) -> list[str]:
-    """Every path a complete result holds, for these cohorts."""
-    return [p for o in OUTPUTS for p in o.paths(cohorts)]
+def expected_paths(trials: dict[str, list[str]]) -> list[str]:
+    """Every path a complete result holds, for these trials ({trial folder: cohort names})."""
+    run = [p for o in OUTPUTS if o.level == "run" for p in o.paths([])]
+    return run + [f"{t}/{p}" for t, cohorts in trials.items() for o in OUTPUTS if o.level == "trial"
+                  for p in o.paths(cohorts)]

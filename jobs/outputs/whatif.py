@@ -74,12 +74,29 @@ def scenario(con: duckdb.DuckDBPyConnection, results: str, dropped: list[str], u
     return Scenario(counts, attrition, ranks)
 
 
+def trial_folder(results_dir: str) -> tuple[Path, list[str]]:
+    """(the trial's folder, its cohorts) of `results_dir`: a trial folder OUT/<trial>/, or a run's OUT/ that
+    screened one trial (a run of several needs the trial's folder named)."""
+    root = Path(results_dir)
+    run = root if (root / MANIFEST).is_file() else root.parent
+    if not (run / MANIFEST).is_file():
+        raise InputError(f"--results {results_dir}: not a finished cohort-finder result (no {MANIFEST})")
+    trials = json.loads((run / MANIFEST).read_text(encoding="utf-8"))["trials"]
+    if run == root:
+        if len(trials) != 1:
+            raise InputError(f"--results {results_dir}: this run screened several trials; give one trial's "
+                             f"folder ({', '.join(str(root / t) for t in trials)})")
+        (folder,) = trials
+    elif root.name in trials:
+        folder = root.name
+    else:
+        raise InputError(f"--results {results_dir}: not a trial folder of {run} (its trials: {', '.join(trials)})")
+    return run / folder, list(trials[folder]["cohorts"])
+
+
 def whatif(results_dir: str, dropped: list[str], unknown_as: str | None) -> tuple[Scenario, Scenario]:
     """(as run, what if) from a finished result folder (local path)."""
-    root = Path(results_dir)
-    if not (root / MANIFEST).is_file():
-        raise InputError(f"--results {results_dir}: not a finished cohort-finder result (no {MANIFEST})")
-    cohorts = json.loads((root / MANIFEST).read_text(encoding="utf-8"))["criteria"]["cohorts"]
+    root, cohorts = trial_folder(results_dir)
     results = str(root / "criteria_results" / "*.parquet")
     con = duckdb.connect()
     known = {r[0] for r in con.execute("SELECT DISTINCT criterion FROM read_parquet(?)", [results]).fetchall()}

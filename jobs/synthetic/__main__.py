@@ -1,6 +1,7 @@
-"""`python -m jobs.synthetic --out DIR --persons 3000 [--format parquet]`: a synthetic OMOP extract with planted
-trial patients and their declared ground truth. A development and test tool, not part of the product: the
-product never imports this package, and the spark-submit code zip leaves it out."""
+"""`python -m jobs.synthetic --out DIR --persons 3000 [--format parquet] [--trial NCT...]`: a synthetic OMOP
+extract with planted patients of every shipped trial (or those given) and their declared ground truth. A
+development and test tool, not part of the product: the product never imports this package, and the
+spark-submit code zip leaves it out."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import sys
 from datetime import date
 from pathlib import Path
 
-from jobs.synthetic.generate import generate
+from jobs.synthetic.generate import TRIALS, generate
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -21,6 +22,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--as-of", type=date.fromisoformat, default=date(2026, 10, 1))
     p.add_argument("--format", choices=["csv", "parquet"], default="csv")
     p.add_argument("--overwrite", action="store_true")
+    p.add_argument("--trial", action="append", choices=list(TRIALS),
+                   help="plant this trial's patients (repeatable; default: every shipped trial)")
     args = p.parse_args(argv)
     out = Path(args.out)
     if out.exists():
@@ -29,7 +32,8 @@ def main(argv: list[str] | None = None) -> int:
                   file=sys.stderr)
             return 2
         shutil.rmtree(out)
-    generate(out, persons=args.persons, seed=args.seed, as_of=args.as_of, fmt=args.format)
+    generate(out, persons=args.persons, seed=args.seed, as_of=args.as_of, fmt=args.format,
+             trials=tuple(args.trial) if args.trial else None)
     print(f"sample: {out}/omop ({args.persons} persons); ground truth: {out}/ground_truth.csv")
     return 0
 

@@ -22,6 +22,8 @@ from jobs.synthetic.planting import Ev, Plan, Scenario, cond, drug, lab, proc, s
 from jobs.synthetic.planting import days as _d
 from jobs.synthetic.planting import uniform as _u
 
+TRIAL = "NCT06557265"
+AGE = ("gen_inc_1", 18, 65)  # (criterion, min, max): background persons outside fail it
 MG_DL_PER_UMOL_L = 113.12 / 10_000  # creatinine: umol/L -> mg/dL
 GENERAL_PREFIXES = ("gen_", "sys_")
 COHORTS = ("ln", "pmn")
@@ -614,3 +616,9 @@ def declared(s: Scenario, cohort: str) -> tuple[str, tuple[str, ...], tuple[str,
         tuple(sorted(unknown | general_unknown)),
         False,
     )
+
+
+def foreign(failed_elsewhere: tuple[str, ...], cohort: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(failed, unknown) certain in `cohort` for a person planted for another trial: like a background person
+    (no SLE, LN/MN diagnosis, kidney biopsy or LN/pMN therapy in those templates); a death fails sys_alive."""
+    return tuple(sorted(set(BACKGROUND_FAILED[cohort]) | ({"sys_alive"} & set(failed_elsewhere)))), ()

@@ -1,8 +1,9 @@
 """Synthea-like events hung on visits: concept pools, analytes, and the noise every person gets.
 
-`safe=True` pools hold no concept any criterion looks at, so noise around a planted patient never changes
-its outcome; background pools never hold SLE, lupus nephritis, membranous nephropathy, a kidney biopsy or an
-LN/pMN therapy (what lets the ground truth declare background persons ineligible by construction).
+`safe=True` pools hold no concept any shipped trial's criterion looks at, so noise around a planted patient
+never changes its outcome; background pools never hold SLE, lupus nephritis, membranous nephropathy, a kidney
+biopsy, an LN/pMN therapy, metformin or an albuminuria diagnosis (what lets the ground truth declare
+background persons ineligible for every shipped trial by construction).
 """
 
 from __future__ import annotations
@@ -50,13 +51,13 @@ SAFE_CONDITIONS = [
     (372328, 5, 10),
     (4132891, 4, 0),
     (439777, 4, 0),
-    (201826, 5, 0),
 ]
 CONDITIONS = {
     True: Pool.of(SAFE_CONDITIONS),
     False: Pool.of(
         SAFE_CONDITIONS
         + [
+            (201826, 5, 0),  # type 2 diabetes: SURPASS-2 (NCT03987919) looks at it, so not around planted persons
             (317009, 2, 0),
             (4051466, 2, 0),
             (PREGNANCY, 4, 270),

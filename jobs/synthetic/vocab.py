@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import pyarrow as pa
 
+from jobs.synthetic.vocab_metabolic import METABOLIC_CONCEPTS
+
 # -------------------------------------------------------------- local concepts (LOINC code, no verified id)
 ANA_TITER = 2_000_000_001  # LOINC 5048-4
 ANTI_DSDNA = 2_000_000_002  # LOINC 5130-0
@@ -369,6 +371,7 @@ CONCEPTS: tuple[Row, ...] = (
     (POSITIVE_LOINC, "Positive", "Meas Value", "LOINC", "Answer", "S", "LA6576-8"),
 )
 
+CONCEPTS = CONCEPTS + METABOLIC_CONCEPTS  # the SURPASS-2 and DAPA-CKD planted patients
 BY_ID: dict[int, Row] = {r[0]: r for r in CONCEPTS}
 
 

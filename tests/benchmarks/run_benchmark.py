@@ -202,7 +202,7 @@ def run_job(persons: int, omop: Path, out: Path, log: Path) -> dict:
     return {"wall_seconds": wall, "stage_seconds": stages, "stages_total_seconds": round(total, 3),
             "gate_seconds": round(gate, 3), "gate_share": round(gate / total, 3) if total else None,
             "rows_read": rows, "rows_read_total": int(sum(rows.values())), **mem,
-            "status_counts": manifest.get("status_counts")}
+            "status_counts": manifest["trials"]["NCT06557265"]["status_counts"]}
 
 
 def run_scan_floor(persons: int, omop: Path, log: Path) -> dict:
@@ -217,7 +217,7 @@ def run_scan_floor(persons: int, omop: Path, log: Path) -> dict:
 def run_peer(persons: int, omop: Path, job_out: Path, work: Path, log: Path) -> dict:
     summary = work / f"peer_{persons}.json"
     cmd = [sys.executable, str(PEER), "--omop", str(omop), "--as-of", AS_OF,
-           "--job-out", str(job_out), "--json", str(summary)]
+           "--job-out", str(job_out / "NCT06557265"), "--json", str(summary)]
     rc, wall, mem = run_measured(cmd, base_env(persons), log)
     if rc not in (0, 1):
         raise SystemExit(f"peer failed at {persons} persons (exit {rc}); see {log}")

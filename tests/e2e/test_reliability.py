@@ -10,6 +10,7 @@ from datetime import date
 from pathlib import Path
 
 import pandas as pd
+import pyarrow.dataset as ds
 import pytest
 import yaml
 
@@ -25,7 +26,7 @@ from jobs.quality.suites import lab_units, load_suites
 from jobs.rules import evaluation as ev
 from jobs.rules.loader import parse_criteria
 from jobs.synthetic.generate import generate
-from tests.conftest import CRITERIA, E2E_PERSONS
+from tests.conftest import CRITERIA, E2E_PERSONS, NCT
 from tests.support import reliability_helpers as rh
 
 AS_OF = date(2026, 10, 1)
@@ -41,8 +42,9 @@ def _run(spark, criteria_file, omop: Path, out: Path, **kw):
 
 @pytest.fixture(scope="module")
 def two_runs(spark, criteria_file, e2e, tmp_path_factory):
-    """The suite's shared run (single CSV files, 2 shuffle partitions) and a rerun of the same extract as
-    reversed, 3-part CSV folders with 7 shuffle partitions."""
+    """The suite's shared run of every shipped trial (single CSV files, 2 shuffle partitions) and a rerun of
+    NCT06557265 ALONE on the same extract as reversed, 3-part CSV folders with 7 shuffle partitions: a trial
+    screened beside others (union of features, shared gate) must give what it gives alone, byte for byte."""
     tmp = tmp_path_factory.mktemp("determinism")
     rh.relayout_csv(e2e.omop, tmp / "parts")
     before = spark.conf.get("spark.sql.shuffle.partitions")
@@ -58,21 +60,28 @@ def two_runs(spark, criteria_file, e2e, tmp_path_factory):
 @pytest.mark.spark
 def test_reruns_are_identical_whatever_the_partitioning(two_runs):
     a, b = two_runs
+    ma, mb = (json.loads((x / "manifest.json").read_text()) for x in (a, b))
+    assert list(ma["trials"]) == ["NCT03036150", "NCT03987919", "NCT06557265"] and list(mb["trials"]) == [NCT]
     for name in ("candidates_ln.csv", "candidates_pmn.csv", "attrition.csv", "counts_by_site.csv"):
-        assert (a / name).read_bytes() == (b / name).read_bytes(), name
+        assert (a / NCT / name).read_bytes() == (b / NCT / name).read_bytes(), name
     sa, sb = rh.status_frame(a), rh.status_frame(b)
     assert len(sa) == 2 * E2E_PERSONS
     pd.testing.assert_frame_equal(sa, sb)
-    ma, mb = (json.loads((x / "manifest.json").read_text()) for x in (a, b))
-    assert ma["status_counts"] == mb["status_counts"]
-    assert sum(ma["status_counts"]["ln"][s] for s in ("eligible", "possible")) > 0  # the lists are not empty
+    long = [ds.dataset(str(x / NCT / "criteria_results")).to_table().to_pandas()
+            .sort_values(["cohort", "person_id", "criterion"]).reset_index(drop=True) for x in (a, b)]
+    pd.testing.assert_frame_equal(*long)  # every outcome and evidence text too
+    assert ma["trials"][NCT]["status_counts"] == mb["trials"][NCT]["status_counts"]
+    for entry in ma["trials"].values():  # the lists are not empty, in any trial
+        for counts in entry["status_counts"].values():
+            assert sum(counts[s] for s in ("eligible", "possible")) > 0, entry["trial"]
 
 
 @pytest.mark.spark
 def test_manifest_lists_the_conservation_checks(two_runs):
     m = json.loads((two_runs[0] / "manifest.json").read_text())
-    assert m["conservation"]["persons"] == E2E_PERSONS
-    assert set(m["conservation"]["checked"]) >= {"person_status rows = persons per cohort",
+    for entry in m["trials"].values():
+        assert entry["conservation"]["persons"] == E2E_PERSONS
+    assert set(m["trials"]["NCT06557265"]["conservation"]["checked"]) >= {"person_status rows = persons per cohort",
                                                  "statuses partition persons", "criterion outcomes add up",
                                                  "ranks unique", "candidates once each"}
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from jobs.outputs.registry import REPORT_HTML
+from tests.conftest import NCT
 
 CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
 
@@ -25,11 +26,11 @@ def _chromium(*args: str) -> subprocess.CompletedProcess:
                                              ".ci/run installs it): the browser check of report.html is skipped")
 def test_report_renders_in_chromium_with_the_runs_numbers(e2e, tmp_path):
     page = tmp_path / "report.html"
-    shutil.copy(e2e.out / REPORT_HTML, page)  # a copy: nothing next to it to fetch, as on a USB stick
+    shutil.copy(e2e.nct / REPORT_HTML, page)  # a copy: nothing next to it to fetch, as on a USB stick
     dom = _chromium("--dump-dom", page.as_uri())
     assert dom.returncode == 0, dom.stderr[-500:]
     m = e2e.result.manifest
-    for cohort, counts in m["status_counts"].items():
+    for cohort, counts in m["trials"][NCT]["status_counts"].items():
         section = dom.stdout.split(f'id="cohort-{cohort}"')[1]
         for status, n in counts.items():
             assert f'class="n-{status}">{n}<' in section, (cohort, status)

@@ -63,8 +63,8 @@ def _csv(path: Path) -> list[dict]:
 
 @pytest.fixture(scope="module")
 def run(e2e):
-    status = ds.dataset(str(e2e.out / "person_status")).to_table().to_pandas()
-    return e2e.out, e2e.result.manifest, status
+    status = ds.dataset(str(e2e.nct / "person_status")).to_table().to_pandas()
+    return e2e.nct, e2e.result.manifest, status  # the NCT06557265 folder of the shared run
 
 
 @pytest.mark.spark

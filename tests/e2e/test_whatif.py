@@ -15,6 +15,7 @@ from jobs.config import RunConfig
 from jobs.outputs.whatif import whatif
 from jobs.pipeline import run
 from jobs.rules.loader import load_criteria
+from tests.conftest import NCT
 
 DROP = ["gen_exc_6", "ln_inc_5"]
 
@@ -41,15 +42,15 @@ def rerun(spark, e2e, criteria_file, tmp_path_factory):
     out = tmp / "out"
     run(spark, RunConfig(omop=str(e2e.omop), criteria=dropped, out=str(out),
                          as_of=date.fromisoformat(e2e.result.manifest["as_of"]), min_cell_count=0))
-    return out
+    return out / NCT  # a one-trial run: its trial's folder
 
 
 @pytest.mark.spark
 def test_whatif_equals_a_rerun_without_the_criteria(e2e, rerun):
-    before, after = whatif(str(e2e.out), DROP, None)
+    before, after = whatif(str(e2e.nct), DROP, None)
     # "as run" reproduces the run's own counts and ranks
-    assert before.status_counts == e2e.result.manifest["status_counts"]
-    as_run = _statuses(e2e.out)
+    assert before.status_counts == e2e.result.manifest["trials"][NCT]["status_counts"]
+    as_run = _statuses(e2e.nct)
     assert {(c, p): r for c, ranked in before.ranks.items() for r, p, _ in ranked} == \
         {k: v[1] for k, v in as_run.items() if v[1] is not None}
     # the what-if equals the rerun: statuses, ranks, funnel
@@ -67,12 +68,14 @@ def test_whatif_equals_a_rerun_without_the_criteria(e2e, rerun):
         [(r["cohort"], r["step"], r["criterion"], *(r[o] for o in
           ("pass", "fail", "unknown", "review", "remaining", "remaining_without_unknown"))) for r in after.attrition]
     assert after.status_counts != before.status_counts, "dropping these criteria changes the counts"
+    # a one-trial run's --out names its trial without the folder
+    assert whatif(str(rerun.parent), [], None)[0].status_counts == whatif(str(rerun), [], None)[0].status_counts
 
 
 @pytest.mark.spark
 def test_whatif_unknown_as_pass_or_fail_moves_exactly_the_possible(e2e):
-    before, as_pass = whatif(str(e2e.out), [], "pass")
-    _, as_fail = whatif(str(e2e.out), [], "fail")
+    before, as_pass = whatif(str(e2e.nct), [], "pass")
+    _, as_fail = whatif(str(e2e.nct), [], "fail")
     for cohort, old in before.status_counts.items():
         assert old["possible"] > 0
         assert as_pass.status_counts[cohort] == {"eligible": old["eligible"] + old["possible"], "possible": 0,
@@ -83,11 +86,14 @@ def test_whatif_unknown_as_pass_or_fail_moves_exactly_the_possible(e2e):
 
 @pytest.mark.spark
 def test_whatif_cli_prints_counts_and_refuses_an_unknown_criterion(e2e, tmp_path, capsys):
-    assert main(["whatif", "--results", str(e2e.out), "--drop", "gen_exc_6", "--write", str(tmp_path)]) == 0
+    assert main(["whatif", "--results", str(e2e.nct), "--drop", "gen_exc_6", "--write", str(tmp_path)]) == 0
     text = capsys.readouterr().out
-    old = e2e.result.manifest["status_counts"]["ln"]["eligible"]
+    old = e2e.result.manifest["trials"][NCT]["status_counts"]["ln"]["eligible"]
     assert re.search(rf"ln: eligible {old} -> \d+", text)
     assert (tmp_path / "whatif_status.csv").exists() and (tmp_path / "whatif_ranks_ln.csv").exists()
-    assert main(["whatif", "--results", str(e2e.out), "--drop", "no_such_criterion"]) == 2
+    assert main(["whatif", "--results", str(e2e.nct), "--drop", "no_such_criterion"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "no_such_criterion" in err and "Traceback" not in err
+    assert main(["whatif", "--results", str(e2e.out), "--drop", "gen_exc_6"]) == 2  # several trials: name one
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and str(e2e.nct) in err and "Traceback" not in err

@@ -1,7 +1,8 @@
-"""The DuckDB peer: NCT06557265 written by hand in SQL (peer_duckdb.sql), run over the same OMOP extract, and a
-differential check against the Spark job's `person_status`.
+"""The DuckDB peers: each shipped trial written by hand in SQL (peer_duckdb.sql for NCT06557265,
+peer_nct03987919.sql, peer_nct03036150.sql), run over the same OMOP extract, and a differential check against the
+Spark job's `person_status` of that trial.
 
-    python tests/oracle/peer_duckdb.py --omop DIR --as-of 2026-10-01 [--job-out OUT] [--out PEER.parquet]
+    python tests/oracle/peer_duckdb.py --omop DIR --as-of 2026-10-01 [--trial NCT...] [--job-out OUT/NCT...]
 
 What this file does and does not do: it reads the extract's tables as typed DuckDB views (Parquet part folders
 with `read_parquet('dir/*.parquet')`, CSV with `read_csv(..., all_varchar=true)` + explicit casts, a value that does
@@ -35,6 +36,12 @@ from schemas import units as U  # noqa: E402  (unit definitions as data)
 
 SQL = Path(__file__).with_name("peer_duckdb.sql")
 CRITERIA = ROOT / "criteria" / "nct06557265.yaml"
+# every shipped trial's hand-written peer: trial -> (criteria file, SQL script)
+PEERS: dict[str, tuple[Path, Path]] = {
+    "NCT06557265": (CRITERIA, SQL),
+    "NCT03987919": (ROOT / "criteria" / "nct03987919.yaml", SQL.with_name("peer_nct03987919.sql")),
+    "NCT03036150": (ROOT / "criteria" / "nct03036150.yaml", SQL.with_name("peer_nct03036150.sql")),
+}
 SHIPPED = ROOT / "schemas" / "vocabulary"
 
 # The columns the peer reads, with their DuckDB types (OMOP CDM 5.4).
@@ -217,9 +224,22 @@ def _statements(sql: str) -> list[str]:
 
 
 # ------------------------------------------------------------------------------------------------ peer
+def script_text(sql: Path) -> str:
+    """The script with each `-- @include NAME.sql` line replaced by that file (beside it): shared blocks."""
+    lines = []
+    for line in sql.read_text(encoding="utf-8").splitlines():
+        if line.startswith("-- @include "):
+            lines.append(sql.with_name(line.removeprefix("-- @include ").strip()).read_text(encoding="utf-8"))
+        else:
+            lines.append(line)
+    return "\n".join(lines)
+
+
 def run_peer(omop: str | Path, as_of: date, criteria_path: str | Path = CRITERIA, threads: int | None = None,
-             memory_limit: str | None = None, database: str = ":memory:") -> tuple[duckdb.DuckDBPyConnection, dict]:
-    """Compute `peer_status` (cohort, person_id, status, failed, unknown, review); returns the connection and facts."""
+             memory_limit: str | None = None, database: str = ":memory:",
+             sql: Path = SQL) -> tuple[duckdb.DuckDBPyConnection, dict]:
+    """Compute `peer_status` (cohort, person_id, status, failed, unknown, review) with the SQL script `sql` (one
+    per trial, PEERS); returns the connection and facts."""
     t0 = time.perf_counter()
     con = duckdb.connect(database)
     con.execute("SET TimeZone = 'UTC'")
@@ -230,7 +250,7 @@ def run_peer(omop: str | Path, as_of: date, criteria_path: str | Path = CRITERIA
     tables = create_views(con, Path(omop))
     ref = load_reference_data(con, Path(criteria_path))
     t1 = time.perf_counter()
-    script = SQL.read_text(encoding="utf-8").replace("{{AS_OF}}", f"DATE '{as_of.isoformat()}'")
+    script = script_text(Path(sql)).replace("{{AS_OF}}", f"DATE '{as_of.isoformat()}'")
     for stmt in _statements(script):
         con.execute(stmt)
     t2 = time.perf_counter()
@@ -315,8 +335,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--omop", required=True, help="the extract folder (CSV or Parquet)")
     ap.add_argument("--as-of", required=True, type=date.fromisoformat, help="screening date, YYYY-MM-DD")
-    ap.add_argument("--criteria", default=str(CRITERIA))
-    ap.add_argument("--job-out", help="the job's --out folder: compare with its person_status")
+    ap.add_argument("--trial", choices=list(PEERS), default="NCT06557265", help="whose peer to run")
+    ap.add_argument("--job-out", help="the job's --out/<trial> folder: compare with its person_status")
     ap.add_argument("--out", help="write the peer's statuses here (Parquet file)")
     ap.add_argument("--json", help="write the summary (timings, counts, differential) here")
     ap.add_argument("--threads", type=int, default=None, help="DuckDB threads (default: all cores)")
@@ -324,7 +344,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--examples", type=int, default=5)
     args = ap.parse_args(argv)
     try:
-        con, facts = run_peer(args.omop, args.as_of, args.criteria, args.threads, args.memory_limit)
+        criteria, sql = PEERS[args.trial]
+        con, facts = run_peer(args.omop, args.as_of, criteria, args.threads, args.memory_limit, sql=sql)
         summary: dict = {"omop": args.omop, "as_of": args.as_of.isoformat(), "duckdb": duckdb.__version__, **facts}
         if args.out:
             os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)

@@ -19,6 +19,9 @@ AS_OF = date(2026, 10, 1)
 PERSONS = 300
 
 
+CRIT = ("--criteria", str(rh.CRITERIA))  # the CLI has no default trial
+
+
 @pytest.fixture(scope="module")
 def cli_result(tmp_path_factory):
     """A CLI run at default verbosity on a 300-person sample with planted person-level sentinels."""
@@ -27,7 +30,7 @@ def cli_result(tmp_path_factory):
     rh.plant_sentinels(tmp / "sample" / "omop")
     out = tmp / "base" / "out"
     t0 = time.monotonic()
-    proc = rh.run_cli("run", "--omop", str(tmp / "sample" / "omop"), "--as-of", "2026-10-01", "--out", str(out),
+    proc = rh.run_cli("run", *CRIT, "--omop", str(tmp / "sample" / "omop"), "--as-of", "2026-10-01", "--out", str(out),
                       "--master", "local[2]")
     seconds = time.monotonic() - t0
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -42,7 +45,7 @@ def test_no_person_level_value_reaches_logs_or_shared_outputs(cli_result):
     persons = json.loads((out / "manifest.json").read_text())["persons"]
     assert persons == PERSONS + 1
     texts = {"stdout": cli_result.proc.stdout, "stderr": cli_result.proc.stderr}
-    for name in ("report.md", "attrition.csv", "counts_by_site.csv", "manifest.json"):
+    for name in (f"{rh.NCT}/report.md", f"{rh.NCT}/attrition.csv", f"{rh.NCT}/counts_by_site.csv", "manifest.json"):
         texts[name] = (out / name).read_text(encoding="utf-8")
     assert len(texts["stderr"].splitlines()) >= 6  # the stage lines were logged: we grep real output
     leaks = [(name, s, line) for name, text in texts.items() for line in text.splitlines()
@@ -60,8 +63,8 @@ def test_cli_outputs_are_readable_by_the_owner_only(cli_result):
 @pytest.mark.slow
 def test_existing_result_is_replaced_only_with_overwrite(cli_result):
     before = (cli_result.out / "manifest.json").read_text()
-    proc = rh.run_cli("run", "--omop", str(cli_result.omop), "--as-of", "2026-10-01", "--out", str(cli_result.out),
-                      "--master", "local[2]")
+    proc = rh.run_cli("run", *CRIT, "--omop", str(cli_result.omop), "--as-of", "2026-10-01",
+                      "--out", str(cli_result.out), "--master", "local[2]")
     assert proc.returncode == 2
     lines = [ln for ln in proc.stderr.splitlines() if ln.startswith("cohort-finder:")]
     assert len(lines) == 1 and lines[0].startswith("cohort-finder: error: --out ") and "--overwrite" in lines[0]
@@ -74,8 +77,8 @@ KILL_POINTS = {
     "start": None,
     "staging": lambda stg: bool(stg),
     "features": lambda stg: any((s / "features").exists() for s in stg),
-    "person_status": lambda stg: any((s / "person_status").exists() for s in stg),
-    "report": lambda stg: any((s / "report.md").exists() for s in stg),  # written just before the manifest
+    "person_status": lambda stg: any((s / rh.NCT / "person_status").exists() for s in stg),
+    "report": lambda stg: any((s / rh.NCT / "report.md").exists() for s in stg),  # just before the manifest
     "manifest": lambda stg: any((s / "manifest.json").exists() for s in stg),
 }
 
@@ -90,7 +93,7 @@ def test_sigkill_at_any_point_leaves_the_previous_result_intact(cli_result, tmp_
     for name in KILL_POINTS:
         (tmp_path / name).mkdir()
         shutil.copytree(cli_result.out, tmp_path / name / "out")
-        procs[name] = (rh.start_cli("run", "--omop", str(cli_result.omop), "--as-of", "2026-10-01", "--out",
+        procs[name] = (rh.start_cli("run", *CRIT, "--omop", str(cli_result.omop), "--as-of", "2026-10-01", "--out",
                                     str(tmp_path / name / "out"), "--overwrite", "--master", "local[2]",
                                     log=tmp_path / f"{name}.log"), time.monotonic())
     deadline = time.monotonic() + 1800  # generous: a 2-core CI box shared with other jobs is slow
@@ -138,7 +141,7 @@ def test_sigkill_at_any_point_leaves_the_previous_result_intact(cli_result, tmp_
                 left.rename(home / left.name)
     leftovers = sorted(p.name for p in home.glob(".out.*"))
     t0 = time.monotonic()
-    proc = rh.run_cli("run", "--omop", str(cli_result.omop), "--as-of", "2026-10-01", "--out", str(home / "out"),
+    proc = rh.run_cli("run", *CRIT, "--omop", str(cli_result.omop), "--as-of", "2026-10-01", "--out", str(home / "out"),
                       "--overwrite", "--master", "local[2]")
     print(f"recovery run over {leftovers}: exit {proc.returncode} in {time.monotonic() - t0:.0f} s")
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -151,14 +154,17 @@ def test_sigkill_at_any_point_leaves_the_previous_result_intact(cli_result, tmp_
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("case", ["no-person-table", "missing-folder", "missing-criteria", "bad-as-of"])
+@pytest.mark.parametrize("case", ["no-person-table", "missing-folder", "missing-criteria", "bad-as-of",
+                                  "no-criteria"])
 def test_bad_input_gives_one_clear_line_and_exit_2(case, tmp_path, request):
     (tmp_path / "empty").mkdir()
     (tmp_path / "empty" / "measurement.csv").write_text("measurement_id,person_id\n")
-    args = {"no-person-table": ["--omop", str(tmp_path / "empty")],
-            "missing-folder": ["--omop", str(tmp_path / "nope")],
+    shipped = ["--criteria", str(rh.CRITERIA)]
+    args = {"no-person-table": ["--omop", str(tmp_path / "empty"), *shipped],
+            "missing-folder": ["--omop", str(tmp_path / "nope"), *shipped],
             "missing-criteria": ["--omop", str(tmp_path / "empty"), "--criteria", str(tmp_path / "none.yaml")],
-            "bad-as-of": ["--omop", str(tmp_path / "empty"), "--as-of", "2026-13-45"]}[case]
+            "bad-as-of": ["--omop", str(tmp_path / "empty"), "--as-of", "2026-13-45", *shipped],
+            "no-criteria": ["--omop", str(tmp_path / "empty")]}[case]
     as_of = [] if case == "bad-as-of" else ["--as-of", "2026-10-01"]
     proc = rh.run_cli("run", *args, *as_of, "--out", str(tmp_path / "out"), "--master", "local[1]")
     assert proc.returncode == 2, proc.stderr[-2000:]

@@ -21,9 +21,11 @@ from jobs.rules.loader import load_criteria
 
 ROOT = Path(__file__).resolve().parents[2]
 
-# Every output of the contract (jobs/outputs/registry.py) for the shipped criteria file's cohorts; a folder
-# holding manifest.json must hold all of them.
-CONTRACT = tuple(expected_paths(list(load_criteria(ROOT / "criteria" / "nct06557265.yaml").model.cohorts)))
+# Every output of the contract (jobs/outputs/registry.py) of a run of NCT06557265 (the CLI tests' trial); a
+# folder holding manifest.json must hold all of them.
+NCT = "NCT06557265"
+CRITERIA = ROOT / "criteria" / "nct06557265.yaml"
+CONTRACT = tuple(expected_paths({NCT: list(load_criteria(CRITERIA).model.cohorts)}))
 
 # Person-level values planted in the extract; none may reach a log line or a shared output.
 SENTINEL_PERSON_ID = "918273645"
@@ -60,9 +62,10 @@ def kill_group(proc: subprocess.Popen) -> None:
     proc.wait(timeout=60)
 
 
-def status_frame(out: Path) -> pd.DataFrame:
-    """person_status of a result, array columns as tuples, in (cohort, person_id) order."""
-    df = ds.dataset(str(out / "person_status"), format="parquet").to_table().to_pandas()
+def status_frame(out: Path, trial: str = NCT) -> pd.DataFrame:
+    """person_status of a result's trial folder (NCT06557265 by default), array columns as tuples, in (cohort,
+    person_id) order."""
+    df = ds.dataset(str(out / trial / "person_status"), format="parquet").to_table().to_pandas()
     for col in ("failed", "unknown", "review", "reasons"):
         df[col] = df[col].map(lambda a: tuple(a) if a is not None else None)
     return df.sort_values(["cohort", "person_id"]).reset_index(drop=True)
@@ -80,8 +83,8 @@ def assert_owner_only(out: Path) -> None:
     assert stat.S_IMODE((out / "manifest.json").stat().st_mode) == 0o600
 
 
-def person_status_rows(folder: Path) -> int:
-    return ds.dataset(str(folder / "person_status"), format="parquet").to_table().num_rows
+def person_status_rows(folder: Path, trial: str = NCT) -> int:
+    return ds.dataset(str(folder / trial / "person_status"), format="parquet").to_table().num_rows
 
 
 def incomplete_parts(folder: Path, persons: int | None = None) -> list[str]:
@@ -93,10 +96,10 @@ def incomplete_parts(folder: Path, persons: int | None = None) -> list[str]:
         manifest = json.loads((folder / "manifest.json").read_text())
     except ValueError:
         return [f"manifest.json unreadable ({(folder / 'manifest.json').stat().st_size} bytes)"]
-    expected = (persons or manifest["persons"]) * len(manifest["status_counts"])
+    expected = (persons or manifest["persons"]) * len(manifest["trials"][NCT]["status_counts"])
     problems = []
     for table in ("person_status", "criteria_results", "candidates"):
-        if not (folder / table / "_SUCCESS").exists():
+        if not (folder / NCT / table / "_SUCCESS").exists():
             problems.append(f"{table}/_SUCCESS")
     if person_status_rows(folder) != expected:
         problems.append(f"person_status rows {person_status_rows(folder)} != {expected}")
@@ -114,14 +117,14 @@ def fake_result(folder: Path, run_id: str) -> None:
     import pyarrow.parquet as pq
 
     for name in CONTRACT:
-        if "." not in name:
+        if "." not in name.rsplit("/", 1)[-1]:
             (folder / name).mkdir(parents=True)
             (folder / name / "_SUCCESS").write_text("")
-    pq.write_table(pa.table({"cohort": ["ln"], "person_id": [1]}), folder / "person_status" / "part-0.parquet")
+    pq.write_table(pa.table({"cohort": ["ln"], "person_id": [1]}), folder / NCT / "person_status" / "part-0.parquet")
+    manifest = {"run_id": run_id, "persons": 1, "trials": {NCT: {"status_counts": {"ln": {}}}}}
     for name in CONTRACT:
-        if "." in name:
-            (folder / name).write_text(json.dumps({"run_id": run_id, "persons": 1, "status_counts": {"ln": {}}})
-                                       if name == "manifest.json" else "x\n")
+        if "." in name.rsplit("/", 1)[-1]:
+            (folder / name).write_text(json.dumps(manifest) if name == "manifest.json" else "x\n")
 
 
 def relayout_csv(src: Path, dst: Path, parts: int = 3) -> None:

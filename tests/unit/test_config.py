@@ -4,6 +4,7 @@ is loaded and validated into the configuration."""
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 
 import pytest
 
@@ -12,6 +13,8 @@ from jobs.cli import parser
 from jobs.config import RunConfig, jdbc_properties
 from jobs.errors import CriteriaError
 from jobs.rules.loader import LoadedCriteria
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_credentials_never_come_from_the_command_line(tmp_path, monkeypatch):
@@ -34,13 +37,16 @@ def test_credentials_never_come_from_the_command_line(tmp_path, monkeypatch):
     assert jdbc_properties(str(props))["password"] == "env-secret"  # the environment wins over the file
 
 
-def test_the_run_configuration_carries_the_loaded_criteria_file(tmp_path):
-    """The CLI loads and validates the criteria file into RunConfig (model, path, sha256) before any JVM."""
-    cfg = cli._config(parser().parse_args(["run", "--omop", str(tmp_path), "--out", str(tmp_path / "o")]))
-    assert isinstance(cfg, RunConfig) and isinstance(cfg.criteria, LoadedCriteria)
-    assert cfg.criteria.path == str(cli.DEFAULT_CRITERIA)
-    assert cfg.criteria.sha256 == hashlib.sha256(cli.DEFAULT_CRITERIA.read_bytes()).hexdigest()
-    assert cfg.criteria.model.trial == "NCT06557265" and cfg.out == str(tmp_path / "o")
+def test_the_run_configuration_carries_the_loaded_criteria_files(tmp_path):
+    """The CLI loads and validates each criteria file into RunConfig (model, path, sha256), in the order given,
+    before any JVM."""
+    files = [ROOT / "criteria" / "nct03036150.yaml", ROOT / "criteria" / "nct06557265.yaml"]
+    args = ["run", "--omop", str(tmp_path), "--out", str(tmp_path / "o")]
+    cfg = cli._config(parser().parse_args(args + [a for f in files for a in ("--criteria", str(f))]))
+    assert isinstance(cfg, RunConfig) and all(isinstance(t, LoadedCriteria) for t in cfg.trials)
+    assert [t.path for t in cfg.trials] == [str(f) for f in files]
+    assert [t.sha256 for t in cfg.trials] == [hashlib.sha256(f.read_bytes()).hexdigest() for f in files]
+    assert [t.model.trial for t in cfg.trials] == ["NCT03036150", "NCT06557265"] and cfg.out == str(tmp_path / "o")
     with pytest.raises(CriteriaError, match="not found"):
         cli._config(parser().parse_args(["run", "--omop", str(tmp_path), "--out", "o", "--criteria",
                                          str(tmp_path / "none.yaml")]))

@@ -12,7 +12,6 @@ import pytest
 
 from jobs.config import RunConfig
 from jobs.outputs.manifest import build_manifest
-from jobs.outputs.shared_counts import shared_counts
 from jobs.redaction import redact
 from jobs.rules.loader import load_criteria
 from tests.conftest import CRITERIA
@@ -27,8 +26,7 @@ def _manifest_for(location: str) -> dict:
     report = SimpleNamespace(tables={}, missing_tables=[], empty_tables=[], missing_optional_columns={})
     stub = SimpleNamespace(to_manifest=dict, rows_read={})
     return build_manifest(cfg, read=report, gate=stub, resolved=stub, as_of=AS_OF, as_of_source="--as-of",
-                          run_id="r", started=datetime.now(UTC), timings={}, persons=0, by_status={},
-                          conservation={}, quarantine={}, shared=shared_counts({}, [], [], 0, 0))
+                          run_id="r", started=datetime.now(UTC), timings={}, persons=0, trials={}, quarantine={})
 
 
 @pytest.mark.parametrize("location", [

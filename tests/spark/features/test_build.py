@@ -8,6 +8,7 @@ from pyspark.sql import types as T
 
 from jobs.features.build import FAMILIES, check_contract, expected_schema
 from jobs.outputs.registry import OUTPUTS, expected_paths
+from jobs.rules.trials import combine
 from schemas.features import plan_features
 
 pytestmark = pytest.mark.spark
@@ -17,8 +18,8 @@ def _shape(schema: T.StructType) -> list[tuple[str, str]]:
     return [(f.name, f.dataType.simpleString()) for f in schema.fields]
 
 
-def test_written_feature_tables_have_exactly_the_contract_schema(spark, e2e, criteria):
-    plan = plan_features(criteria)
+def test_written_feature_tables_have_exactly_the_contract_schema(spark, e2e, trial_files):
+    plan = combine(list(trial_files)).plan  # one feature build for every shipped trial: the union plan
     written = sorted(p.name for p in (e2e.out / "features").iterdir() if not p.name.startswith((".", "_")))
     assert written == sorted(FAMILIES)
     for family in FAMILIES:
@@ -30,14 +31,18 @@ def test_written_feature_tables_have_exactly_the_contract_schema(spark, e2e, cri
 
 
 def test_every_registered_output_is_in_the_finished_result_and_nothing_else(e2e, criteria):
-    cohorts = list(criteria.cohorts)
-    paths = expected_paths(cohorts)
+    trials = {t: list(c["cohorts"]) for t, c in e2e.result.manifest["trials"].items()}
+    assert sorted(trials) == ["NCT03036150", "NCT03987919", "NCT06557265"]
+    paths = expected_paths(trials)
     missing = [p for p in paths if not (e2e.out / p).exists()]
     assert not missing, missing
-    top = {p.split("/", 1)[0] for p in paths}
-    unlisted = sorted(p.name for p in e2e.out.iterdir() if p.name not in top and not p.name.startswith("."))
+    listed = set(paths) | {p.rsplit("/", 1)[0] for p in paths}
+    found = {str(p.relative_to(e2e.out)) for p in e2e.out.iterdir()}
+    found |= {f"{t}/{p.name}" for t in trials for p in (e2e.out / t).iterdir()}
+    unlisted = sorted(p for p in found if p not in listed and not p.rsplit("/", 1)[-1].startswith("."))
     assert not unlisted, f"outputs not in jobs/outputs/registry.py: {unlisted}"
-    assert {f"candidates_{c}.csv" for c in cohorts} | {f"features/{f}" for f in FAMILIES} <= set(paths)
+    cohorts = list(criteria.cohorts)
+    assert {f"NCT06557265/candidates_{c}.csv" for c in cohorts} | {f"features/{f}" for f in FAMILIES} <= set(paths)
     assert len(paths) == len(set(paths)) and {o.name for o in OUTPUTS} >= {"manifest.json", "quarantine"}
 
 

@@ -60,8 +60,9 @@ def test_an_output_missing_from_the_staging_folder_stops_the_publish(spark, crit
     fs = OutputFS(spark, str(stage))
     folder = fs.qualify(str(stage))
     (stage / MANIFEST).unlink()
-    check_outputs_written(fs, folder, list(criteria.cohorts))  # complete but for the manifest: fine
-    (stage / "candidates_pmn.csv").unlink()
-    with pytest.raises(ConservationError, match="outputs not written: candidates_pmn.csv") as err:
-        check_outputs_written(fs, folder, list(criteria.cohorts))
+    trials = {rh.NCT: list(criteria.cohorts)}
+    check_outputs_written(fs, folder, trials)  # complete but for the manifest: fine
+    (stage / rh.NCT / "candidates_pmn.csv").unlink()
+    with pytest.raises(ConservationError, match=f"outputs not written: {rh.NCT}/candidates_pmn.csv") as err:
+        check_outputs_written(fs, folder, trials)
     assert err.value.exit_code == 3

@@ -14,11 +14,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from jobs.synthetic.generate import generate
-from jobs.synthetic.nct06557265 import SCENARIOS
+from jobs.rules.loader import load_criteria
+from jobs.synthetic.generate import SCENARIOS, TRIALS, generate
 from jobs.synthetic.tables import PERSON_TABLES, TABLES, schema
+from schemas.criteria import ReviewRule
 
 PERSONS = 400
+ROOT = Path(__file__).resolve().parents[3]
 CONCEPT_COLUMNS = {
     "person": ["gender_concept_id", "race_concept_id", "ethnicity_concept_id"],
     "observation_period": ["period_type_concept_id"],
@@ -76,6 +78,11 @@ NEVER_IN_BACKGROUND = {
     19010522,
     19010292,
     35606514,
+    1503297,  # metformin (SURPASS-2 inc_3: every other person fails it)
+    75650,  # proteinuria and the albuminuria diagnoses (DAPA-CKD inc_3)
+    45769905,
+    45757499,
+    4295011,
 }
 
 
@@ -135,6 +142,15 @@ def test_same_seed_gives_identical_files_and_another_seed_differs(tmp_path: Path
     )
 
 
+def test_an_extract_with_every_person_planted_is_clean_csv(tmp_path: Path) -> None:
+    """60 persons are all planted (fewer than 3 x the scenarios): no background chunk, and no NUL bytes (an empty
+    leading part once made pyarrow's CSV writer emit a run of NULs)."""
+    generate(tmp_path, 60, seed=1)
+    for path in (tmp_path / "omop").glob("*.csv"):
+        assert b"\x00" not in path.read_bytes(), path.name
+    assert len(read(tmp_path / "omop", "person")) == 60
+
+
 def test_rerun_replaces_previous_output(tmp_path: Path) -> None:
     generate(tmp_path, 120, seed=1)
     summary = generate(tmp_path, 100, seed=1)
@@ -155,6 +171,7 @@ def test_ground_truth_has_one_row_per_person_and_cohort(csv_run: Path) -> None:
     gt = pd.read_csv(csv_run / "ground_truth.csv", dtype=str, keep_default_na=False)
     assert list(gt.columns) == [
         "person_id",
+        "trial",
         "cohort",
         "scenario",
         "expected_status",
@@ -162,9 +179,10 @@ def test_ground_truth_has_one_row_per_person_and_cohort(csv_run: Path) -> None:
         "expected_unknown",
         "planted",
     ]
-    assert len(gt) == 2 * PERSONS
-    assert not gt.duplicated(["person_id", "cohort"]).any()
-    assert set(gt.cohort) == {"ln", "pmn"}
+    assert len(gt) == 4 * PERSONS  # ln, pmn (NCT06557265), t2dm (NCT03987919), ckd (NCT03036150)
+    assert not gt.duplicated(["person_id", "trial", "cohort"]).any()
+    assert set(zip(gt.trial, gt.cohort, strict=True)) == {("NCT06557265", "ln"), ("NCT06557265", "pmn"),
+                                                          ("NCT03987919", "t2dm"), ("NCT03036150", "ckd")}
     persons = read(csv_run / "omop", "person")
     assert set(gt.person_id) == set(persons.person_id)
 
@@ -178,10 +196,17 @@ def test_declared_status_agrees_with_declared_failures_and_unknowns(csv_run: Pat
     )
     assert (expected == planted.expected_status).all()
     assert (gt[gt.planted == "false"].expected_status == "ineligible").all()
-    for s in SCENARIOS:  # each planted person is checked in its own cohort only
+    for s in SCENARIOS:  # each planted person is checked in its own trial and cohort only
         rows = planted[planted.scenario == s.name]
         assert set(rows.cohort) == {s.cohort}
+        assert len(set(rows.trial)) == 1
         assert set(rows.expected_failed) == {";".join(s.failed)}
+    for trial in ("NCT03987919", "NCT03036150"):  # a fail for every criterion that can fail, a pass for all
+        criteria = load_criteria(ROOT / "criteria" / f"{trial.lower()}.yaml").model
+        can_fail = {c.id for c in criteria.criteria if not isinstance(c.rule, ReviewRule) and "fail" not in c.review_if}
+        scenarios = TRIALS[trial].SCENARIOS
+        assert can_fail == {c for s in scenarios for c in s.failed}, trial
+        assert any(s.status == "eligible" and s.name.endswith("_eligible") for s in scenarios), trial
 
 
 def test_ids_are_unique_and_events_belong_to_known_persons(csv_run: Path) -> None:
@@ -273,7 +298,19 @@ def test_upper_case_names(tmp_path: Path) -> None:
     assert header.startswith("PERSON_ID,GENDER_CONCEPT_ID")
 
 
+def test_one_trial_can_be_planted_alone(tmp_path: Path) -> None:
+    generate(tmp_path, 150, seed=2, trials=("NCT03036150",))
+    gt = pd.read_csv(tmp_path / "ground_truth.csv", dtype=str, keep_default_na=False)
+    assert set(gt.trial) == {"NCT03036150"} and len(gt) == 150
+    planted = gt[gt.planted == "true"]
+    assert set(planted.scenario) == {s.name for s in TRIALS["NCT03036150"].SCENARIOS}
+    manifest = json.loads((tmp_path / "generation.json").read_text())
+    assert manifest["trials"] == ["NCT03036150"]
+
+
 def test_bad_arguments_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="unknown trial"):
+        generate(tmp_path, 10, trials=("NCT00000000",))
     with pytest.raises(ValueError):
         generate(tmp_path, 0)
     with pytest.raises(ValueError):

@@ -1,0 +1,133 @@
+-- NCT03987919 (SURPASS-2; cohort "t2dm") written by hand in DuckDB SQL: the peer the Spark job's statuses are
+-- compared with on generated data (tests/e2e/test_peer_duckdb.py). Inputs are prepared by peer_duckdb.py as for
+-- peer_duckdb.sql (typed views, cs_item from criteria/nct03987919.yaml, units, lab_range); {{AS_OF}} is the
+-- screening date. Nothing here calls the Spark code. Result: table peer_status.
+
+-- @include peer_common.sql
+
+-- ================================================================ labs (unit each is compared in; gate ranges)
+CREATE OR REPLACE TEMP TABLE lab_def AS
+SELECT lab, unit_key, canonical_unit, CAST(molar_mass AS DOUBLE) AS molar_mass,
+       CAST(default_uln AS DOUBLE) AS default_uln, unitless_is
+FROM (VALUES
+    ('hba1c',      '%',             NULL,            NULL,   NULL, NULL),
+    ('egfr',       'mL/min/1.73m2', 'mL/min/1.73m2', NULL,   NULL, NULL),
+    ('creatinine', 'mg/dL',         'mg/dL',         113.12, NULL, NULL),
+    ('alt',        'U/L',           'U/L',           NULL,   40.0, NULL)
+) AS t(lab, unit_key, canonical_unit, molar_mass, default_uln, unitless_is);
+
+-- @include peer_labs.sql
+
+CREATE OR REPLACE TEMP TABLE lab AS
+WITH w AS (SELECT *, {{AS_OF}} - d AS ago, {'d': d, 'id': measurement_id} AS k FROM lab_ok WHERE d <= {{AS_OF}})
+SELECT person_id,
+       arg_max(v_cmp, k) FILTER (lab = 'hba1c' AND ago < 90 AND v_cmp IS NOT NULL)       AS hba1c_pct,
+       arg_max(v_cmp, k) FILTER (lab = 'egfr' AND ago < 90 AND v_cmp IS NOT NULL)        AS egfr,
+       arg_max(v_cmp, k) FILTER (lab = 'creatinine' AND ago < 90 AND v_cmp IS NOT NULL)  AS creat_mgdl,
+       arg_max(d, k) FILTER (lab = 'creatinine' AND ago < 90 AND v_cmp IS NOT NULL)      AS creat_date,
+       arg_max(CASE WHEN range_high > 0 THEN v / range_high ELSE v_cmp / 40.0 END, k)
+           FILTER (lab = 'alt' AND ago < 90 AND v_cmp IS NOT NULL)                       AS alt_uln
+FROM w GROUP BY person_id;
+
+-- ================================================================ per person: every criterion's truth
+CREATE OR REPLACE TEMP TABLE dx AS
+SELECT person_id,
+       count(*) FILTER (s = 't2dm')                                                AS t2dm,
+       count(*) FILTER (s = 't1dm')                                                AS t1dm,
+       count(*) FILTER (s = 'pancreatitis')                                        AS pancreatitis,
+       count(*) FILTER (s = 'proliferative_retinopathy_or_maculopathy')            AS pdr,
+       count(*) FILTER (s = 'slowed_gastric_emptying')                             AS gastroparesis,
+       count(*) FILTER (s = 'liver_disease')                                       AS liver,
+       count(*) FILTER (s IN ('myocardial_infarction', 'stroke', 'heart_failure', 'heart_failure_acute')
+                        AND ago < 60)                                              AS cv_60,
+       count(*) FILTER (s = 'mtc_or_men2')                                         AS mtc_men2
+FROM dx_hit GROUP BY person_id;
+
+CREATE OR REPLACE TEMP TABLE px AS
+SELECT person_id, count(*) FILTER (s = 'bariatric_surgery') AS bariatric FROM px_hit GROUP BY person_id;
+
+-- min_days: exposure days inside (as_of - 90, as_of], record by record (overlapping records add up)
+CREATE OR REPLACE TEMP TABLE rx AS
+SELECT person_id,
+       sum(e1 - greatest(s0, {{AS_OF}} - 89) + 1) FILTER (s = 'metformin' AND e_ago < 90)   AS metformin_days_90,
+       count(*) FILTER (s = 'other_diabetes_drugs' AND e_ago < 90)                          AS other_dm_90
+FROM rx_hit GROUP BY person_id;
+
+CREATE OR REPLACE TEMP TABLE truth AS
+WITH f AS (
+    SELECT d.person_id, d.sex, d.birth_date, d.deceased, age_years(d.birth_date, {{AS_OF}}) AS age,
+           dx.* EXCLUDE (person_id), px.* EXCLUDE (person_id), rx.* EXCLUDE (person_id), lab.* EXCLUDE (person_id)
+    FROM demo d
+    LEFT JOIN dx USING (person_id) LEFT JOIN px USING (person_id) LEFT JOIN rx USING (person_id)
+    LEFT JOIN lab USING (person_id)
+), e AS (
+    SELECT *,
+           -- measured eGFR in 90 days, else CKD-EPI 2021 (race-free) from the latest creatinine, age at that result
+           coalesce(egfr, CASE WHEN creat_mgdl > 0 AND sex IS NOT NULL AND age_years(birth_date, creat_date) IS NOT NULL THEN
+               142 * pow(least(creat_mgdl / CASE sex WHEN 'female' THEN 0.7 ELSE 0.9 END, 1.0),
+                         CASE sex WHEN 'female' THEN -0.241 ELSE -0.302 END)
+                   * pow(greatest(creat_mgdl / CASE sex WHEN 'female' THEN 0.7 ELSE 0.9 END, 1.0), -1.200)
+                   * pow(0.9938, age_years(birth_date, creat_date))
+                   * CASE sex WHEN 'female' THEN 1.012 ELSE 1.0 END END) AS egfr_any
+    FROM f
+)
+SELECT person_id,
+    NOT deceased                                                   AS sys_alive,
+    age >= 18                                                      AS inc_0,
+    coalesce(t2dm, 0) >= 1                                         AS inc_1,
+    hba1c_pct >= 7.0 AND hba1c_pct <= 10.5                         AS inc_2,
+    coalesce(metformin_days_90, 0) >= 90                           AS inc_3,
+    coalesce(t1dm, 0) >= 1                                         AS exc_1,
+    coalesce(pancreatitis, 0) >= 1                                 AS exc_2,
+    coalesce(pdr, 0) >= 1                                          AS exc_3,
+    coalesce(gastroparesis, 0) >= 1 OR coalesce(bariatric, 0) >= 1 AS exc_4,
+    coalesce(liver, 0) >= 1 OR alt_uln > 3                         AS exc_5,
+    egfr_any < 45                                                  AS exc_6,
+    coalesce(cv_60, 0) >= 1                                        AS exc_7,
+    coalesce(mtc_men2, 0) >= 1                                     AS exc_8,
+    coalesce(other_dm_90, 0) >= 1                                  AS exc_9
+FROM e;
+
+-- ================================================================ outcomes, cohort, status
+CREATE OR REPLACE TEMP MACRO incl(t) AS CASE WHEN t IS NULL THEN 'unknown' WHEN t THEN 'pass' ELSE 'fail' END;
+CREATE OR REPLACE TEMP MACRO excl(t) AS CASE WHEN t IS NULL THEN 'unknown' WHEN t THEN 'fail' ELSE 'pass' END;
+CREATE OR REPLACE TEMP MACRO review_pass(o) AS CASE WHEN o = 'pass' THEN 'review' ELSE o END;
+
+CREATE OR REPLACE TEMP TABLE outcome AS
+SELECT person_id, criterion, o FROM (
+    SELECT person_id,
+        incl(sys_alive)              AS sys_alive,
+        incl(inc_0)                  AS inc_0,
+        incl(inc_1)                  AS inc_1,
+        incl(inc_2)                  AS inc_2,
+        review_pass(incl(inc_3))     AS inc_3,
+        'review'                     AS inc_4,
+        'review'                     AS inc_5,
+        excl(exc_1)                  AS exc_1,
+        excl(exc_2)                  AS exc_2,
+        review_pass(excl(exc_3))     AS exc_3,
+        review_pass(excl(exc_4))     AS exc_4,
+        review_pass(excl(exc_5))     AS exc_5,
+        review_pass(excl(exc_6))     AS exc_6,
+        excl(exc_7)                  AS exc_7,
+        review_pass(excl(exc_8))     AS exc_8,
+        review_pass(excl(exc_9))     AS exc_9,
+        'review'                     AS exc_10
+    FROM truth
+) UNPIVOT (o FOR criterion IN (COLUMNS(* EXCLUDE (person_id))));
+
+CREATE OR REPLACE TEMP TABLE cohort_criterion AS
+SELECT 't2dm' AS cohort, unnest(l) AS criterion, generate_subscripts(l, 1) AS ord
+FROM (SELECT ['sys_alive', 'inc_0', 'inc_1', 'inc_2', 'inc_3', 'inc_4', 'inc_5', 'exc_1', 'exc_2', 'exc_3', 'exc_4',
+              'exc_5', 'exc_6', 'exc_7', 'exc_8', 'exc_9', 'exc_10'] AS l);
+
+CREATE OR REPLACE TEMP TABLE peer_status AS
+SELECT c.cohort, o.person_id,
+       CASE WHEN count(*) FILTER (o.o = 'fail') > 0 THEN 'ineligible'
+            WHEN count(*) FILTER (o.o = 'unknown') > 0 THEN 'possible'
+            ELSE 'eligible' END AS status,
+       coalesce(list(o.criterion ORDER BY c.ord) FILTER (o.o = 'fail'), [])    AS failed,
+       coalesce(list(o.criterion ORDER BY c.ord) FILTER (o.o = 'unknown'), []) AS unknown,
+       coalesce(list(o.criterion ORDER BY c.ord) FILTER (o.o = 'review'), [])  AS review
+FROM outcome o JOIN cohort_criterion c USING (criterion)
+GROUP BY c.cohort, o.person_id;
