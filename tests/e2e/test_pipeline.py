@@ -137,10 +137,11 @@ def test_existing_result_needs_overwrite_and_survives_a_failed_run(spark, criter
 
 
 @pytest.mark.spark
-def test_check_runs_the_read_stage_and_the_gate_alone(spark, criteria_file, generated, tmp_path):
-    """`cohort-finder check`: a summary of the gate (lab results included) and its verdict; nothing written."""
+def test_check_runs_the_read_stage_and_the_gate_alone(spark, trial_files, generated, tmp_path):
+    """`cohort-finder check`: a summary of the gate (lab results included) and its verdict; nothing written.
+    Given the run's trials, it checks what the run checked (one plausibility range per lab of the trials)."""
     sample, _, result = generated
-    text, ok = check(spark, RunConfig(omop=str(sample / "omop"), criteria=criteria_file, out=str(tmp_path / "o"),
+    text, ok = check(spark, RunConfig(omop=str(sample / "omop"), criteria=trial_files, out=str(tmp_path / "o"),
                                       as_of=AS_OF))
     assert ok
     lines = text.splitlines()

@@ -12,7 +12,7 @@ SELECT lab, unit_key, canonical_unit, CAST(molar_mass AS DOUBLE) AS molar_mass,
 FROM (VALUES
     ('egfr_ckd_epi', 'mL/min/1.73m2', NULL,    NULL,   NULL, NULL),
     ('creatinine',   'mg/dL',         'mg/dL', 113.12, NULL, NULL),
-    ('uacr',         'mg/g',          NULL,    113.12, NULL, NULL)
+    ('uacr',         'mg/g',          'mg/g',  113.12, NULL, NULL)
 ) AS t(lab, unit_key, canonical_unit, molar_mass, default_uln, unitless_is);
 
 -- @include peer_labs.sql
@@ -41,13 +41,19 @@ CREATE OR REPLACE TEMP TABLE px AS
 SELECT person_id, count(*) FILTER (s IN ('transplant_procedure', 'other_organ_transplant')) AS transplant_proc
 FROM px_hit GROUP BY person_id;
 
--- min_days: exposure days inside (as_of - 28, as_of], record by record (overlapping records add up)
+-- min_days: distinct days inside (as_of - 28, as_of] covered by the union of the exposures (three concurrent
+-- prescriptions cover their days once; max_gap_days 0: nothing bridged)
+CREATE OR REPLACE TEMP TABLE ras_days_28 AS
+SELECT person_id, count(DISTINCT greatest(s0, {{AS_OF}} - 27) + CAST(i AS INTEGER)) AS ras_days_28
+FROM rx_hit, LATERAL (SELECT unnest(range(0, e1 - greatest(s0, {{AS_OF}} - 27) + 1)) AS i)
+WHERE s = 'ras_blockers' AND e_ago < 28 GROUP BY person_id;
+
 CREATE OR REPLACE TEMP TABLE rx AS
 SELECT person_id,
-       sum(e1 - greatest(s0, {{AS_OF}} - 27) + 1) FILTER (s = 'ras_blockers' AND e_ago < 28)  AS ras_days_28,
+       any_value(c.ras_days_28)                                                               AS ras_days_28,
        count(*) FILTER (s = 'immunosuppressive_therapy' AND e_ago < 183)                     AS immuno_183,
        count(*) FILTER (s = 'sglt2_inhibitors' AND e_ago < 56)                               AS sglt2_56
-FROM rx_hit GROUP BY person_id;
+FROM rx_hit LEFT JOIN ras_days_28 c USING (person_id) GROUP BY person_id;
 
 CREATE OR REPLACE TEMP TABLE truth AS
 WITH f AS (

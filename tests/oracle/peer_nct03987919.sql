@@ -10,7 +10,7 @@ CREATE OR REPLACE TEMP TABLE lab_def AS
 SELECT lab, unit_key, canonical_unit, CAST(molar_mass AS DOUBLE) AS molar_mass,
        CAST(default_uln AS DOUBLE) AS default_uln, unitless_is
 FROM (VALUES
-    ('hba1c',      '%',             NULL,            NULL,   NULL, NULL),
+    ('hba1c',      '%',             '%',             NULL,   NULL, NULL),
     ('egfr',       'mL/min/1.73m2', 'mL/min/1.73m2', NULL,   NULL, NULL),
     ('creatinine', 'mg/dL',         'mg/dL',         113.12, NULL, NULL),
     ('alt',        'U/L',           'U/L',           NULL,   40.0, NULL)
@@ -46,12 +46,18 @@ FROM dx_hit GROUP BY person_id;
 CREATE OR REPLACE TEMP TABLE px AS
 SELECT person_id, count(*) FILTER (s = 'bariatric_surgery') AS bariatric FROM px_hit GROUP BY person_id;
 
--- min_days: exposure days inside (as_of - 90, as_of], record by record (overlapping records add up)
+-- min_days: distinct days inside (as_of - 90, as_of] covered by the union of the exposures (three concurrent
+-- prescriptions cover their days once; max_gap_days 0: nothing bridged)
+CREATE OR REPLACE TEMP TABLE metformin_days_90 AS
+SELECT person_id, count(DISTINCT greatest(s0, {{AS_OF}} - 89) + CAST(i AS INTEGER)) AS metformin_days_90
+FROM rx_hit, LATERAL (SELECT unnest(range(0, e1 - greatest(s0, {{AS_OF}} - 89) + 1)) AS i)
+WHERE s = 'metformin' AND e_ago < 90 GROUP BY person_id;
+
 CREATE OR REPLACE TEMP TABLE rx AS
 SELECT person_id,
-       sum(e1 - greatest(s0, {{AS_OF}} - 89) + 1) FILTER (s = 'metformin' AND e_ago < 90)   AS metformin_days_90,
+       any_value(c.metformin_days_90)                                                       AS metformin_days_90,
        count(*) FILTER (s = 'other_diabetes_drugs' AND e_ago < 90)                          AS other_dm_90
-FROM rx_hit GROUP BY person_id;
+FROM rx_hit LEFT JOIN metformin_days_90 c USING (person_id) GROUP BY person_id;
 
 CREATE OR REPLACE TEMP TABLE truth AS
 WITH f AS (
