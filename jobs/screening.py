@@ -11,6 +11,7 @@ from datetime import date
 from pyspark.sql import DataFrame, SparkSession
 
 from jobs.config import RunConfig
+from jobs.extract.concept_sets import set_users
 from jobs.outputs import cohort_table
 from jobs.outputs.candidates import write_candidates
 from jobs.outputs.conservation import check_conservation
@@ -102,9 +103,10 @@ def screen(spark: SparkSession, timer, fs: OutputFS, features: DataFrame, demogr
 
 def trial_view(manifest: dict, s: Screened) -> dict:
     """The manifest as one trial's reports read it: `criteria` is that trial's entry, the concept-set summary
-    keeps that trial's sets (the run's warnings stay: they are the run's)."""
+    keeps that trial's sets, each read by that trial's criteria (the run's warnings stay: they are the run's)."""
     vocab = manifest["vocabulary"]
-    sets = {n: v for n, v in vocab.get("concept_sets", {}).items() if n in s.trial.model.concept_sets}
+    users = set_users(s.trial.model)
+    sets = {n: {**v, "criteria": users[n]} for n, v in vocab.get("concept_sets", {}).items() if n in users}
     return {**manifest, "criteria": manifest["trials"][s.trial.folder], "vocabulary": {**vocab, "concept_sets": sets}}
 
 
