@@ -124,6 +124,7 @@ def fake_result(folder: Path, run_id: str) -> None:
     manifest = {"run_id": run_id, "persons": 1, "trials": {NCT: {"status_counts": {"ln": {}}}}}
     for name in CONTRACT:
         if "." in name.rsplit("/", 1)[-1]:
+            (folder / name).parent.mkdir(parents=True, exist_ok=True)  # e.g. <trial>/shareable/
             (folder / name).write_text(json.dumps(manifest) if name == "manifest.json" else "x\n")
 
 
