@@ -134,7 +134,7 @@ def run(spark: SparkSession, cfg: RunConfig) -> RunResult:
         write_report(fs, stage_dir, criteria, manifest, attrition, by_site, by_status, cfg.min_cell_count)
         check_outputs_written(fs, stage_dir, list(criteria.cohorts))
         publish.write_manifest(fs, stage_dir, manifest)  # last file: its presence marks a complete result
-        publish.publish(fs, stage_dir, target, run_id)
+        publish.publish(fs, stage_dir, target, run_id, overwrite=cfg.overwrite)
     except BaseException:
         if gated is not None:
             gated.release()

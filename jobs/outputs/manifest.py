@@ -10,7 +10,7 @@ from jobs.config import RunConfig
 from jobs.extract.reader import ReadReport
 from jobs.extract.vocabulary import ResolvedConceptSets
 from jobs.quality.gate import GateOutcome
-from jobs.redaction import redact
+from jobs.redaction import redact, scrub_all
 from jobs.rules.evaluation import STATUSES
 
 
@@ -28,7 +28,7 @@ def build_manifest(cfg: RunConfig, *, read: ReadReport, gate: GateOutcome, resol
                    persons: int, by_status: dict, conservation: dict,
                    quarantine: dict[str, dict[str, int]]) -> dict:
     criteria = cfg.criteria.model
-    return {
+    return scrub_all({
         "run_id": run_id,
         "started_utc": started.isoformat(timespec="seconds"),
         "finished_utc": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -51,4 +51,4 @@ def build_manifest(cfg: RunConfig, *, read: ReadReport, gate: GateOutcome, resol
         "min_cell_count": cfg.min_cell_count,
         "quarantine": quarantine,
         "timings_seconds": dict(timings),
-    }
+    })
