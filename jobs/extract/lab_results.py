@@ -10,6 +10,7 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from jobs.columns import local_frame
+from jobs.extract.reader import MALFORMED
 from jobs.extract.units import CANONICAL, converted, factor_column, with_unit_factors, with_unit_key
 from schemas.criteria import LabDefinition
 
@@ -41,6 +42,7 @@ def lab_results(measurement: DataFrame, membership: DataFrame, labs: dict[str, L
     Columns: measurement_id, person_id, lab, measurement_concept_id, measurement_date, value_as_number,
     value_as_concept_id, range_high, unit_key (recognised or the lab's unitless default), positive,
     value_canonical (in the unit of the lab's plausibility range; null without one or when not convertible),
+    `_malformed` (the reader's: the measurement table's quarantining checks read it),
     and a factor column per unit in `targets` (read by `jobs.extract.units.converted`).
     """
     set_to_labs = [(name, lab.concept_set, lab.unitless_is) for name, lab in sorted(labs.items())]
@@ -51,7 +53,7 @@ def lab_results(measurement: DataFrame, membership: DataFrame, labs: dict[str, L
                   .select("measurement_id", "person_id", "lab", "measurement_concept_id", "measurement_date",
                           "value_as_number", "value_as_concept_id", "range_high", "unit_key",
                           qualitative(F.col("value_as_concept_id"), F.col("value_as_number"), F.col("range_high"))
-                          .alias("positive")))
+                          .alias("positive"), MALFORMED))
     canonical = {lab: unit for lab, unit in canonical.items() if lab in labs}
     with_factors = with_unit_factors(recognised, labs, targets, canonical)
     return with_factors.withColumn("value_canonical", converted(CANONICAL)).drop(factor_column(CANONICAL))

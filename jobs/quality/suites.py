@@ -40,6 +40,7 @@ HOUSE_TYPES: dict[str, frozenset[str]] = {
     "expect_column_values_to_not_be_after_death": frozenset({"column", "days"}),
     "expect_column_values_to_not_be_before_birth_year": frozenset({"column"}),
     "expect_lab_values_to_have_convertible_unit": frozenset({"column"}),
+    "expect_column_values_to_be_valid_utf8": frozenset({"column"}),
 }
 PARAMETERS = ("as_of", "as_of_year")
 
