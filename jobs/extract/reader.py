@@ -339,7 +339,7 @@ def _holds(stored: T.DataType, target: T.DataType) -> bool:
     if isinstance(target, T.DateType | T.TimestampType | T.TimestampNTZType):
         return isinstance(stored, T.DateType | T.TimestampType | T.TimestampNTZType)
     if isinstance(target, _NUMERIC):
-        return isinstance(stored, _NUMERIC | T.BooleanType)
+        return isinstance(stored, (*_NUMERIC, T.BooleanType))
     return True
 
 

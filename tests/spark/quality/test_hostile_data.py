@@ -129,14 +129,14 @@ def test_row_level_hostile_values_are_quarantined_never_evidence_and_everyone_is
     status = pd.read_parquet(out / "person_status")
     assert sorted(status.person_id) == list(range(1, 9))  # the README.md was not read as person rows
     by_person = dict(zip(status.person_id, status.status, strict=True))
-    assert by_person[1] == "eligible"
-    assert by_person[2] == "ineligible", "a NaN value is not a positive anti-dsDNA (Spark orders NaN above all)"
-    assert by_person[3] == "ineligible", "+Inf is not a positive result"
-    assert by_person[5] == "ineligible", "a NaN range_high is no reference range"
-    assert by_person[7] == "ineligible", "a result dated 9999-12-31 is no evidence"
-    results = pd.read_parquet(out / "criteria_results")
-    hb = results[(results.criterion == "hb")].set_index("person_id")
-    assert hb.loc[4, "outcome"] == "pass" and hb.loc[4, "evidence_value"] == 12.0, "the -Inf result was skipped"
+    results = pd.read_parquet(out / "criteria_results").set_index(["person_id", "criterion"])
+    outcome = results["outcome"].to_dict()
+    assert by_person[1] == "eligible" and outcome[(1, "dsdna")] == "pass"
+    # the only anti-dsDNA result of 2, 3, 5 and 7 is no evidence: unknown (before: NaN > range_high was positive)
+    for pid, what in ((2, "NaN value"), (3, "+Inf value"), (5, "NaN range_high"), (7, "dated 9999-12-31")):
+        assert outcome[(pid, "dsdna")] == "unknown" and by_person[pid] == "possible", what
+    assert outcome[(4, "hb")] == "pass" and results.loc[(4, "hb"), "evidence_value"] == 12.0, "-Inf skipped"
+    assert outcome[(6, "steroid")] == "pass", "a days_supply beyond 32 bits is no exposure"
     q = pd.read_parquet(out / "quarantine")
     reasons = q.groupby(["table", "reason"]).size().to_dict()
     assert reasons[("measurement", "malformed value")] == 4  # NaN, Inf, -Inf values and the NaN range_high
