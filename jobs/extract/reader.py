@@ -13,9 +13,7 @@ table".
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
-from urllib.parse import urlparse
 
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -23,6 +21,7 @@ from pyspark.sql import types as T
 
 from jobs import jdbc
 from jobs.errors import InputError, first_line
+from jobs.extract.casts import cast_value, dangling_links, holds
 from jobs.redaction import redact
 from schemas.omop import known_tables, table_fields
 
@@ -124,7 +123,7 @@ class OmopExtract:
         except Exception as exc:  # py4j errors carry a Java stack; say what failed instead
             raise InputError(f"--omop {self.root}: cannot list the folder ({first_line(exc)}).") from None
         wanted = set(known_tables())
-        for name in _dangling_links(self.root):
+        for name in dangling_links(self.root):
             table = _strip_suffix(name)[0]
             if table in wanted:
                 raise InputError(f"table {table}: {name} in --omop is a symbolic link to a file that does not "
@@ -252,12 +251,12 @@ class OmopExtract:
                 continue
             src = F.col(f"`{by_lower[source]}`")
             stored = raw.schema[by_lower[source]].dataType
-            if not _holds(stored, f.spark_type):
+            if not holds(stored, f.spark_type):
                 raise InputError(f"table {table}: column {name} is stored as {stored.simpleString()} in"
                                  f" {redact(loc.path)}, which cannot hold its CDM type {f.cdm_type}"
                                  + (" (store dates as DATE, or as text YYYY-MM-DD, not yyyymmdd numbers)"
                                     if isinstance(f.spark_type, T.DateType | T.TimestampType) else "") + ".")
-            typed = _cast(src, f.spark_type, int32=f.int32)
+            typed = cast_value(src, f.spark_type, int32=f.int32)
             out.append(typed.alias(name))
             if (loc.fmt != "parquet" or stored != f.spark_type or f.int32
                     or isinstance(f.spark_type, T.DoubleType)):
@@ -325,47 +324,3 @@ class OmopExtract:
         schema = T.StructType([T.StructField(c, fields[c].spark_type, True) for c in columns]
                               + [T.StructField(MALFORMED, T.ArrayType(T.StringType()), True)])
         return self.spark.createDataFrame([], schema)
-
-
-INT32 = (-(2**31), 2**31 - 1)
-_NUMERIC = (T.ByteType, T.ShortType, T.IntegerType, T.LongType, T.FloatType, T.DoubleType, T.DecimalType)
-
-
-def _holds(stored: T.DataType, target: T.DataType) -> bool:
-    """Whether a stored (Parquet/JDBC) type can carry the CDM type: text always; dates only as dates or
-    timestamps; numbers as numbers. An int32 yyyymmdd "date" is not a date."""
-    if isinstance(stored, T.StringType | T.NullType) or isinstance(target, T.StringType):
-        return True
-    if isinstance(target, T.DateType | T.TimestampType | T.TimestampNTZType):
-        return isinstance(stored, T.DateType | T.TimestampType | T.TimestampNTZType)
-    if isinstance(target, _NUMERIC):
-        return isinstance(stored, (*_NUMERIC, T.BooleanType))
-    return True
-
-
-def _cast(col: Column, target: T.DataType, int32: bool = False) -> Column:
-    """Cast without raising (ANSI mode is on in Spark 4): unparseable text becomes null, and so do values
-    that are no evidence: NaN/Infinity, and 32-bit quantities out of range (later arithmetic would overflow)."""
-    if isinstance(target, T.LongType):
-        as_double = col.try_cast("double")
-        integral = F.when(as_double == F.floor(as_double), as_double.try_cast("long"))
-        value = F.coalesce(col.try_cast("long"), integral)
-        return F.when(value.between(*INT32), value) if int32 else value
-    if isinstance(target, T.DoubleType):
-        value = col.try_cast(target)
-        return F.when(~F.isnan(value) & (F.abs(value) != F.lit(float("inf"))), value)
-    if isinstance(target, T.StringType):
-        return col.cast("string")
-    return col.try_cast(target)
-
-
-def _dangling_links(root: str) -> list[str]:
-    """Names in a local --omop folder that are symbolic links to nothing (Hadoop's listing skips them)."""
-    parsed = urlparse(root)
-    if parsed.scheme not in ("", "file"):
-        return []
-    folder = parsed.path if parsed.scheme else root
-    try:
-        return sorted(e.name for e in os.scandir(folder) if e.is_symlink() and not os.path.exists(e.path))
-    except OSError:
-        return []

@@ -85,7 +85,7 @@ def test_secrets_a_driver_error_quoting_the_url_reaches_stderr_masked(capsys, mo
     def failing(*_a, **_k):
         raise RuntimeError(f"java.sql.SQLException: Could not open client transport with JDBC Uri: {url}")
 
-    monkeypatch.setattr("jobs.session.build_session", lambda master=None: _Stopper())
+    monkeypatch.setattr("jobs.session.build_session", lambda *a, **k: _Stopper())
     monkeypatch.setattr("jobs.pipeline.run", failing)
     code, err = _main(capsys, ["run", "--omop", url, "--out", str(tmp_path / "o")])
     line, hint = err.splitlines()
@@ -160,7 +160,7 @@ def test_environment_failures_are_said_plainly_with_exit_2(exc, says, capsys, mo
     """A full disk or a file where a folder should be happens while Spark writes: the CLI recognises the
     condition (Python's errno or the Java text) and says it in one line, exit 2, instead of "internal error"."""
     assert environment_error(exc) is not None
-    monkeypatch.setattr("jobs.session.build_session", lambda master=None: _Stopper())
+    monkeypatch.setattr("jobs.session.build_session", lambda *a, **k: _Stopper())
 
     def failing(*_a, **_k):
         raise exc

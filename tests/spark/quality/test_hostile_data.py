@@ -80,7 +80,7 @@ def cli_run(spark, tmp_path_factory):
     import jobs.session
 
     real = jobs.session.build_session
-    jobs.session.build_session = lambda master=None: spark
+    jobs.session.build_session = lambda *a, **k: spark
     try:
         yield run, root
     finally:
