@@ -154,7 +154,7 @@ def run(spark: SparkSession, cfg: RunConfig) -> RunResult:
         fs.write_text(f"{stage_dir}/{REPORT_HTML}", render_report(criteria, manifest, shared, report_facts))
         check_outputs_written(fs, stage_dir, list(criteria.cohorts))
         publish.write_manifest(fs, stage_dir, manifest)  # last file: its presence marks a complete result
-        publish.publish(fs, stage_dir, target, run_id)
+        publish.publish(fs, stage_dir, target, run_id, overwrite=cfg.overwrite)
     except BaseException:
         if gated is not None:
             gated.release()

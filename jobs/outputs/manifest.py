@@ -12,7 +12,7 @@ from jobs.extract.reader import ReadReport
 from jobs.extract.vocabulary import ResolvedConceptSets
 from jobs.outputs.shared_counts import PERSONS, SharedCounts
 from jobs.quality.gate import GateOutcome
-from jobs.redaction import redact
+from jobs.redaction import redact, scrub_all
 from jobs.rules.evaluation import STATUSES
 
 
@@ -39,7 +39,7 @@ def build_manifest(cfg: RunConfig, *, read: ReadReport, gate: GateOutcome, resol
         status_counts = {c: {s: (int(v) if v.isdigit() else v) for s, v in counts.items()}
                          for c, counts in shared.status_counts().items()}
         persons, conservation = persons_shown, {**conservation, "persons": persons_shown}
-    return {
+    return scrub_all({
         "run_id": run_id,
         "started_utc": started.isoformat(timespec="seconds"),
         "finished_utc": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -68,4 +68,4 @@ def build_manifest(cfg: RunConfig, *, read: ReadReport, gate: GateOutcome, resol
                         "under_margin_cells": len(shared.published.narrow)},
         "quarantine": quarantine,
         "timings_seconds": dict(timings),
-    }
+    })

@@ -59,3 +59,16 @@ def by_name(name: str) -> Output:
 def expected_paths(cohorts: list[str]) -> list[str]:
     """Every path a complete result holds, for these cohorts."""
     return [p for o in OUTPUTS for p in o.paths(cohorts)]
+
+
+def is_result_entry(name: str) -> bool:
+    """Whether a top-level entry of --out is one a run writes (anything else belongs to someone else)."""
+    for o in OUTPUTS:
+        top = o.name.split("/", 1)[0]
+        if "{cohort}" in top:
+            head, tail = top.split("{cohort}", 1)
+            if name.startswith(head) and name.endswith(tail) and len(name) > len(head) + len(tail):
+                return True
+        elif name == top:
+            return True
+    return False
