@@ -120,6 +120,7 @@ def fake_result(folder: Path, run_id: str) -> None:
     pq.write_table(pa.table({"cohort": ["ln"], "person_id": [1]}), folder / "person_status" / "part-0.parquet")
     for name in CONTRACT:
         if "." in name:
+            (folder / name).parent.mkdir(parents=True, exist_ok=True)  # e.g. shareable/counts.csv
             (folder / name).write_text(json.dumps({"run_id": run_id, "persons": 1, "status_counts": {"ln": {}}})
                                        if name == "manifest.json" else "x\n")
 
