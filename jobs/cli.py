@@ -13,9 +13,9 @@ import os
 import sys
 from datetime import date
 
-from jobs.config import RunConfig, jdbc_properties
-from jobs.errors import ArgumentError, CohortFinderError
-from jobs.redaction import redact
+from jobs.config import AS_OF_MAX, AS_OF_MIN, RunConfig, jdbc_properties
+from jobs.errors import ArgumentError, CohortFinderError, environment_error
+from jobs.redaction import redact, scrub
 from jobs.rules.loader import load_criteria
 from jobs.rules.trials import combine
 
@@ -24,9 +24,12 @@ log = logging.getLogger("cohort_finder")
 
 def _date(text: str) -> date:
     try:
-        return date.fromisoformat(text)
+        day = date.fromisoformat(text.strip())
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
+    if not AS_OF_MIN <= day <= AS_OF_MAX:
+        raise argparse.ArgumentTypeError(f"{day} is outside the supported range {AS_OF_MIN}..{AS_OF_MAX}")
+    return day
 
 
 def _at_least_one(text: str) -> int:
@@ -37,7 +40,10 @@ def _at_least_one(text: str) -> int:
 
 
 def _positive(text: str) -> int:
-    n = int(text)
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
     if n < 0:
         raise argparse.ArgumentTypeError("must be >= 0")
     return n
@@ -47,7 +53,8 @@ class _Parser(argparse.ArgumentParser):
     """Argument errors end like every other user error: one line and exit code 2."""
 
     def error(self, message: str):  # noqa: D401 - argparse's hook
-        print(f"cohort-finder: error: {message} (see cohort-finder {self.prog.split()[-1]} --help)", file=sys.stderr)
+        print(scrub(f"cohort-finder: error: {message} (see cohort-finder {self.prog.split()[-1]} --help)"),
+              file=sys.stderr)
         sys.exit(2)
 
 
@@ -122,10 +129,21 @@ def parser() -> argparse.ArgumentParser:
 def _setup_logging(verbose: int) -> None:
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(message)s", datefmt="%H:%M:%S")
+    for handler in logging.getLogger().handlers:
+        if not any(isinstance(f, ScrubFilter) for f in handler.filters):
+            handler.addFilter(ScrubFilter())
     for noisy in ("py4j", "great_expectations", "urllib3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     if verbose >= 2:
         os.environ["COHORT_FINDER_SPARK_LOG_LEVEL"] = "INFO"
+
+
+class ScrubFilter(logging.Filter):
+    """Every log line passes through `scrub`: a credential quoted by a driver's message never reaches a log."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg, record.args = scrub(record.getMessage()), None
+        return True
 
 
 def _config(args: argparse.Namespace, **more) -> RunConfig:
@@ -193,7 +211,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
         text, ok = check(spark, cfg)
     finally:
         spark.stop()
-    print(text)
+    print(scrub(text))
     return 0 if ok else 2
 
 
@@ -237,18 +255,26 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return commands[args.command](args)
     except CohortFinderError as exc:
-        print(f"cohort-finder: error: {exc}", file=sys.stderr)
-        return exc.exit_code
+        return _user_error(exc)
     except KeyboardInterrupt:
         print("cohort-finder: interrupted", file=sys.stderr)
         return 130
     except Exception as exc:  # a bug or an environment failure: one line by default, the trace with -v
+        known = environment_error(exc)
+        if known is not None:
+            return _user_error(known)
         if args.verbose:
             raise
         first = next((ln for ln in str(exc).splitlines() if ln.strip()), type(exc).__name__)
-        print(f"cohort-finder: internal error ({type(exc).__name__}): {first[:500]}\n"
-              "  rerun with -v for the full traceback", file=sys.stderr)
+        print(scrub(f"cohort-finder: internal error ({type(exc).__name__}): {first[:500]}\n"
+                    "  rerun with -v for the full traceback"), file=sys.stderr)
         return 1
+
+
+def _user_error(exc: CohortFinderError) -> int:
+    """The message (one line per problem, never a stack), with every credential form masked."""
+    print(scrub(f"cohort-finder: error: {exc}"), file=sys.stderr)
+    return exc.exit_code
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -9,6 +9,10 @@ from pathlib import Path
 
 from jobs.rules.loader import LoadedCriteria
 
+# The screening dates the job accepts (from --as-of or cdm_source): window and age arithmetic stay inside
+# the calendar, and a date like 0001-01-01 is a typo, not a screening date.
+AS_OF_MIN, AS_OF_MAX = date(1900, 1, 1), date(2199, 12, 31)
+
 
 @dataclass
 class RunConfig:

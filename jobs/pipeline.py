@@ -116,7 +116,7 @@ def run(spark: SparkSession, cfg: RunConfig) -> RunResult:
             write_trial_reports(fs, manifest, s)
         check_outputs_written(fs, stage_dir, trials.folders())
         publish.write_manifest(fs, stage_dir, manifest)  # last file: its presence marks a complete result
-        publish.publish(fs, stage_dir, target, run_id)
+        publish.publish(fs, stage_dir, target, run_id, overwrite=cfg.overwrite)
     except BaseException:
         if gated is not None:
             gated.release()

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
+
 from pydantic import BaseModel, ConfigDict
 
-ID_PATTERN = r"^[a-z][a-z0-9_]*$"
+ID_PATTERN = r"^[a-z][a-z0-9_]*$"  # pydantic's (Rust) `$` is the end of the text
+ID_RE = re.compile(r"[a-z][a-z0-9_]*")  # used with fullmatch: Python's `$` also matches before a final \n
 
 
 class Model(BaseModel):

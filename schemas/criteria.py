@@ -6,13 +6,12 @@ holds a fixed vocabulary (rule kinds, comparators, unit keys): nothing in it is 
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
 from schemas import rule_time as rt
-from schemas.base import ID_PATTERN, Model
+from schemas.base import ID_PATTERN, ID_RE, Model
 from schemas.derived import DERIVATIONS
 from schemas.labs import LabDefinition
 from schemas.units import BY_KEY, convertible
@@ -78,7 +77,7 @@ class AgeRule(Model):
         if self.min is None and self.max is None:
             raise ValueError("give min, max or both")
         if self.min is not None and self.max is not None and self.min > self.max:
-            raise ValueError(f"min {self.min} is above max {self.max}")
+            raise ValueError(f"min: min {self.min} is above max {self.max}")
         return self
 
 
@@ -133,7 +132,7 @@ class LabRule(Model):
     max: float | None = None  # upper bound for `between` (inclusive)
     unit: str | None = None  # the criterion's canonical unit; required unless comparator is positive
     relative_to: Literal["uln"] | None = None  # compare result / ULN with `value` (e.g. >= 3 x ULN)
-    lookback_days: int | None = Field(None, gt=0)  # None: the file's default for current-state labs
+    lookback_days: int | None = Field(None, gt=0, le=73_000)  # None: the file's default for current-state labs
     between_days: tuple[int, int] | None = None  # [a, b]: results a..b days before as-of (inclusive)
     whole_history: bool = False  # e.g. a positive ANA at any time
     aggregate: Literal["latest", "max", "min"] = "latest"
@@ -143,28 +142,28 @@ class LabRule(Model):
     def _shape(self) -> LabRule:
         if self.comparator == "positive":
             if self.value is not None or self.max is not None or self.relative_to is not None:
-                raise ValueError("comparator 'positive' takes no value, max or relative_to "
+                raise ValueError("comparator: 'positive' takes no value, max or relative_to "
                                  "(a result is positive by value_as_concept_id, or by `value` via '>=')")
             return self
         if self.value is None:
-            raise ValueError(f"comparator {self.comparator!r} needs a value")
+            raise ValueError(f"value: comparator {self.comparator!r} needs a value")
         if self.comparator == "between" and (self.max is None or self.max < self.value):
-            raise ValueError("comparator 'between' needs max >= value")
+            raise ValueError("max: comparator 'between' needs max >= value")
         if self.comparator != "between" and self.max is not None:
-            raise ValueError("max is only for comparator 'between'")
+            raise ValueError("max: only for comparator 'between'")
         if self.relative_to is None and self.unit is None:
-            raise ValueError("a numeric lab comparison needs its unit")
+            raise ValueError("unit: a numeric lab comparison needs its unit")
         if self.relative_to is not None and self.unit is not None:
-            raise ValueError("relative_to: uln compares result/ULN (no unit); drop unit")
+            raise ValueError("unit: relative_to uln compares result/ULN (no unit); drop unit")
         if self.unit is not None and self.unit not in BY_KEY:
-            raise ValueError(f"unknown unit {self.unit!r}; known units: {', '.join(BY_KEY)}")
+            raise ValueError(f"unit: unknown unit {self.unit!r}; known units: {', '.join(BY_KEY)}")
         if self.whole_history and self.lookback_days is not None:
-            raise ValueError("give lookback_days or whole_history, not both")
+            raise ValueError("whole_history: give lookback_days or whole_history, not both")
         rt.check_lab_window(self)
         if self.derive is not None:
             spec = DERIVATIONS.get(self.derive)
             if spec is None:
-                raise ValueError(f"unknown derivation {self.derive!r}; known: {', '.join(sorted(DERIVATIONS))}")
+                raise ValueError(f"derive: unknown derivation {self.derive!r}; known: {', '.join(sorted(DERIVATIONS))}")
             if self.comparator == "positive" or self.relative_to is not None or self.unit != spec.unit:
                 raise ValueError(f"derive: {self.derive} gives a value in {spec.unit}; compare it in that unit")
         return self
@@ -232,7 +231,7 @@ class Cohort(Model):
 
 
 class Defaults(Model):
-    lab_lookback_days: int = Field(90, gt=0)
+    lab_lookback_days: int = Field(90, gt=0, le=73_000)
     recent_data: rt.RecentData | None = None  # closed-world "no record" is unknown without recent data
 
 
@@ -251,7 +250,7 @@ class CriteriaFile(Model):
     @classmethod
     def _keys(cls, v: dict) -> dict:
         for key in v:
-            if not re.match(ID_PATTERN, key):
+            if not ID_RE.fullmatch(key):
                 raise ValueError(f"name {key!r} must be lower_snake_case")
         return v
 

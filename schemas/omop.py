@@ -57,6 +57,12 @@ class OmopField:
         return cdm_type(self.cdm_type).spark
 
     @property
+    def int32(self) -> bool:
+        """A CDM `integer` that is a quantity, not an id (days_supply, year_of_birth ...): 32-bit as the CDM
+        says. Ids stay 64-bit (read as long, see above)."""
+        return self.cdm_type.lower() == "integer" and not self.name.endswith("_id")
+
+    @property
     def arrow_type(self) -> pa.DataType:
         return cdm_type(self.cdm_type).arrow
 

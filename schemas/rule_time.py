@@ -29,7 +29,7 @@ class After(Frozen):
 class Timing(Frozen):
     """Window fields shared by event and drug rules (subclassed by schemas.criteria.EventRuleBase)."""
 
-    within_days: int | None = Field(None, gt=0)  # None: the whole history up to as-of
+    within_days: int | None = Field(None, gt=0, le=73_000)  # None: the whole history up to as-of (<= 200 y)
     # [a, b]: the event lies a..b days before as-of, both ends inclusive (a window that ends before as-of);
     # [a, null]: any time up to a days before as-of
     between_days: tuple[int, int | None] | None = None

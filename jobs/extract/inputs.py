@@ -13,6 +13,8 @@ from datetime import UTC, date, datetime
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from jobs.config import AS_OF_MAX, AS_OF_MIN
+from jobs.errors import InputError
 from jobs.extract.lab_results import MEASUREMENT_COLUMNS, lab_results
 from jobs.extract.reader import OmopExtract
 from jobs.extract.vocabulary import ResolvedConceptSets, resolve_concept_sets
@@ -65,13 +67,20 @@ class Inputs:
 def resolve_as_of(extract: OmopExtract, given: date | None) -> tuple[date, str]:
     """--as-of, else cdm_source.source_release_date, else today; returns the date and where it came from."""
     if given is not None:
-        return given, "--as-of"
+        return _in_range(given, "--as-of"), "--as-of"
     if extract.has("cdm_source"):
         row = extract.read("cdm_source", ["source_release_date"]).where(
             F.col("source_release_date").isNotNull()).agg(F.max("source_release_date").alias("d")).first()
         if row and row["d"]:
-            return row["d"], "cdm_source.source_release_date"
+            return _in_range(row["d"], "cdm_source.source_release_date"), "cdm_source.source_release_date"
     return datetime.now(UTC).date(), "today (no --as-of, no cdm_source.source_release_date)"
+
+
+def _in_range(day: date, source: str) -> date:
+    if not AS_OF_MIN <= day <= AS_OF_MAX:
+        raise InputError(f"{source}: the screening date {day} is outside the supported range "
+                         f"{AS_OF_MIN}..{AS_OF_MAX}; give --as-of YYYY-MM-DD")
+    return day
 
 
 def pushed_filters(extract: OmopExtract, resolved: ResolvedConceptSets) -> dict[str, tuple[str, list[int]]]:

@@ -10,6 +10,7 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from jobs.columns import local_frame
+from jobs.extract.reader import MALFORMED
 from jobs.extract.units import CANONICAL, converted, factor_column, offset_column, with_unit_factors, with_unit_key
 from schemas.criteria import LabDefinition
 
@@ -41,17 +42,20 @@ def lab_results(measurement: DataFrame, membership: DataFrame, labs: dict[str, L
     Columns: measurement_id, person_id, lab, measurement_concept_id, measurement_date, value_as_number,
     value_as_concept_id, range_high, unit_key (recognised or the lab's unitless default), positive,
     value_canonical (in the unit of the lab's plausibility range; null without one or when not convertible),
+    `_malformed` (the reader's: the measurement table's quarantining checks read it),
     and a factor column per unit in `targets` (read by `jobs.extract.units.converted`).
     """
     set_to_labs = [(name, lab.concept_set, lab.unitless_is) for name, lab in sorted(labs.items())]
     lab_sets = local_frame(measurement.sparkSession, set_to_labs, "lab string, concept_set string, unitless string")
     members = F.broadcast(membership.join(F.broadcast(lab_sets), "concept_set")
                           .select(F.col("concept_id").alias("measurement_concept_id"), "lab", "unitless"))
+    malformed = (F.col(MALFORMED) if MALFORMED in measurement.columns  # a frame not from the reader has none
+                 else F.array().cast("array<string>").alias(MALFORMED))
     recognised = (with_unit_key(measurement.join(members, "measurement_concept_id"), F.col("unitless"))
                   .select("measurement_id", "person_id", "lab", "measurement_concept_id", "measurement_date",
                           "value_as_number", "value_as_concept_id", "range_high", "unit_key",
                           qualitative(F.col("value_as_concept_id"), F.col("value_as_number"), F.col("range_high"))
-                          .alias("positive")))
+                          .alias("positive"), malformed))
     canonical = {lab: unit for lab, unit in canonical.items() if lab in labs}
     with_factors = with_unit_factors(recognised, labs, targets, canonical)
     return with_factors.withColumn("value_canonical", converted(CANONICAL)).drop(factor_column(CANONICAL),

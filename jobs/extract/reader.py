@@ -2,7 +2,13 @@
 
 CSV files are read with every column as a string (no inference) and cast to the CDM types with `try_cast`,
 so a value that does not parse becomes null and is *named* in the `_malformed` column rather than failing
-the run or vanishing silently. Only the columns a caller asks for are read.
+the run or vanishing silently. Only the columns a caller asks for are read. The same holds for values that
+parse but cannot be evidence: NaN and +-Infinity in a number column, and a CDM `integer` quantity beyond 32
+bits (days_supply 99999999999): null, named in `_malformed`. A Parquet/JDBC column whose stored type cannot
+hold the CDM type (dates stored as int32 yyyymmdd) is an `InputError` naming table, column and type. Part
+folders are read file by file: only data files (.csv, .csv.gz, .parquet ...) are parts, so a README.md or
+_SUCCESS beside them is ignored; a table entry that is a dangling symbolic link is an error, not "no such
+table".
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from pyspark.sql import types as T
 
 from jobs import jdbc
 from jobs.errors import InputError, first_line
+from jobs.extract.casts import cast_value, dangling_links, holds
 from jobs.redaction import redact
 from schemas.omop import known_tables, table_fields
 
@@ -52,6 +59,7 @@ class TableLocation:
     fmt: str  # "csv" | "parquet" | "jdbc"
     empty: bool = False
     delimiter: str = ","
+    parts: tuple[str, ...] = ()  # the data files of a part folder (what is read); () for a single file
 
 
 @dataclass
@@ -115,6 +123,11 @@ class OmopExtract:
         except Exception as exc:  # py4j errors carry a Java stack; say what failed instead
             raise InputError(f"--omop {self.root}: cannot list the folder ({first_line(exc)}).") from None
         wanted = set(known_tables())
+        for name in dangling_links(self.root):
+            table = _strip_suffix(name)[0]
+            if table in wanted:
+                raise InputError(f"table {table}: {name} in --omop is a symbolic link to a file that does not "
+                                 "exist; fix the link or remove it.")
         found: dict[str, TableLocation] = {}
         for st in statuses:
             name = st.getPath().getName()
@@ -125,28 +138,31 @@ class OmopExtract:
                 continue
             path = st.getPath().toString()
             empty = False
+            files: tuple[str, ...] = ()
             if st.isDirectory():
-                parts = [s for s in fs.listStatus(st.getPath())
-                         if not s.getPath().getName().startswith((".", "_"))]
+                entries = [s for s in fs.listStatus(st.getPath())
+                           if not s.getPath().getName().startswith((".", "_")) and not s.isDirectory()]
+                # data files only: a README.md or a checksum beside the parts is not a part
+                parts = [s for s in entries if _strip_suffix(s.getPath().getName())[1] is not None]
                 kinds = {_strip_suffix(p.getPath().getName())[1] for p in parts}
-                kinds.discard(None)
-                if not parts:
+                if not entries:
                     fmt, empty = "csv", True
                 elif len(kinds) != 1:
-                    raise InputError(f"table {table}: folder {path} mixes or lacks file types"
+                    raise InputError(f"table {table}: folder {path} mixes or lacks data files"
                                      f" ({sorted(kinds) or 'none'}); put only .csv(.gz) or only .parquet"
                                      " part files in it.")
                 else:
                     fmt = kinds.pop()
                     empty = all(p.getLen() == 0 for p in parts)
                     delim = "\t" if any(".tsv" in p.getPath().getName().lower() for p in parts) else ","
+                    files = tuple(sorted(p.getPath().toString() for p in parts))
             elif fmt is None:
                 continue
             else:
                 empty = st.getLen() == 0
             if table in found:
                 raise InputError(f"table {table}: found twice ({found[table].path} and {path}); keep one.")
-            found[table] = TableLocation(table, path, fmt, empty, delim)
+            found[table] = TableLocation(table, path, fmt, empty, delim, files)
         return found
 
     def _discover_jdbc(self) -> dict[str, TableLocation]:
@@ -234,9 +250,16 @@ class OmopExtract:
                 out.append(F.lit(None).cast(f.spark_type).alias(name, metadata={ABSENT: True}))
                 continue
             src = F.col(f"`{by_lower[source]}`")
-            typed = _cast(src, f.spark_type)
+            stored = raw.schema[by_lower[source]].dataType
+            if not holds(stored, f.spark_type):
+                raise InputError(f"table {table}: column {name} is stored as {stored.simpleString()} in"
+                                 f" {redact(loc.path)}, which cannot hold its CDM type {f.cdm_type}"
+                                 + (" (store dates as DATE, or as text YYYY-MM-DD, not yyyymmdd numbers)"
+                                    if isinstance(f.spark_type, T.DateType | T.TimestampType) else "") + ".")
+            typed = cast_value(src, f.spark_type, int32=f.int32)
             out.append(typed.alias(name))
-            if loc.fmt != "parquet" or raw.schema[by_lower[source]].dataType != f.spark_type:
+            if (loc.fmt != "parquet" or stored != f.spark_type or f.int32
+                    or isinstance(f.spark_type, T.DoubleType)):
                 bad.append(F.when(src.isNotNull() & typed.isNull(), F.lit(name)))
         if _CORRUPT in raw.columns:
             # A line with too many or too few fields: Spark fills `_corrupt_record` only when every column is
@@ -255,15 +278,16 @@ class OmopExtract:
 
     def _load(self, loc: TableLocation) -> DataFrame | None:
         reader = self.spark.read
+        paths = list(loc.parts) or [loc.path]
         if loc.fmt == "parquet":
-            return reader.parquet(loc.path)
+            return reader.parquet(*paths)
         if loc.fmt == "jdbc":
             return self._load_jdbc(loc)
         options = {"header": True, "sep": loc.delimiter, "quote": '"', "escape": '"', "nullValue": "",
                    "emptyValue": None, "encoding": "UTF-8", "inferSchema": False}
         # First the header alone (one small job), then the file with every column a string plus the corrupt
         # record column, so lines with the wrong number of fields are flagged rather than silently shifted.
-        header = reader.options(**options).csv(loc.path).columns
+        header = reader.options(**options).csv(paths).columns
         if not header:
             return None  # blank lines only: the same as an empty file
         schema = T.StructType([T.StructField(c, T.StringType(), True) for c in header]
@@ -271,7 +295,7 @@ class OmopExtract:
         return (self.spark.read.schema(schema).options(**options)
                 .option("mode", "PERMISSIVE").option("columnNameOfCorruptRecord", _CORRUPT)
                 .option("enforceSchema", True)  # header names were taken from the file itself just above
-                .csv(loc.path))
+                .csv(paths))
 
     def _load_jdbc(self, loc: TableLocation) -> DataFrame:
         """Spark's JDBC source; person-keyed tables in person_id ranges (bounds from min/max), streamed."""
@@ -300,14 +324,3 @@ class OmopExtract:
         schema = T.StructType([T.StructField(c, fields[c].spark_type, True) for c in columns]
                               + [T.StructField(MALFORMED, T.ArrayType(T.StringType()), True)])
         return self.spark.createDataFrame([], schema)
-
-
-def _cast(col: Column, target: T.DataType) -> Column:
-    """Cast without raising (ANSI mode is on in Spark 4): unparseable text becomes null."""
-    if isinstance(target, T.LongType):
-        as_double = col.try_cast("double")
-        integral = F.when(as_double == F.floor(as_double), as_double.try_cast("long"))
-        return F.coalesce(col.try_cast("long"), integral)
-    if isinstance(target, T.StringType):
-        return col.cast("string")
-    return col.try_cast(target)

@@ -98,8 +98,14 @@ def resolve_concept_sets(spark: SparkSession, criteria: CriteriaFile, extract: O
     """Two filtered vocabulary scans (codes, ancestors), then ATLAS set logic on the driver."""
     codes = sorted({(it.vocabulary, it.code) for cs in criteria.concept_sets.values() for it in cs.items
                     if it.code is not None})
-    code_ids = {(r["vocabulary_id"], r["concept_code"]): int(r["concept_id"])
-                for r in _concepts_for_codes(spark, extract, codes).collect()}
+    check_concept_keys(extract)
+    code_rows = _concepts_for_codes(spark, extract, codes).collect()
+    bad = sum(int(r["malformed"]) for r in code_rows)
+    if bad:
+        raise InputError(f"table concept: {bad} row(s) for codes the criteria use have a malformed or null "
+                         "concept_id; fix them (a code cannot be resolved to a guessed concept).")
+    code_ids = {(r["vocabulary_id"], r["concept_code"]): int(r["concept_id"]) for r in code_rows
+                if r["concept_id"] is not None}
     unresolved: list[str] = []
     items: list[tuple[str, int, bool, bool, bool, str | None]] = []  # (set, concept, desc, exclude, mapped, label)
     for name, cs in criteria.concept_sets.items():
@@ -111,7 +117,13 @@ def resolve_concept_sets(spark: SparkSession, criteria: CriteriaFile, extract: O
             items.append((name, cid, it.include_descendants, it.exclude, it.include_mapped, it.label))
     roots = sorted({cid for _, cid, desc, _, _, _ in items if desc})
     descendants: dict[int, dict[int, str]] = {}  # item -> {descendant: how}
-    for r in _ancestors_of(spark, extract, roots).collect():
+    ancestor_rows = _ancestors_of(spark, extract, roots).collect() if roots else []
+    bad = sum(1 for r in ancestor_rows if r["ancestor_concept_id"] is None or r["descendant_concept_id"] is None)
+    if bad:
+        raise InputError(f"table concept_ancestor: {bad} row(s) have a malformed or null ancestor_concept_id or "
+                         "descendant_concept_id while the criteria need descendants; fix them (a row that "
+                         "cannot be read could be one the criteria use).")
+    for r in ancestor_rows:
         reach = descendants.setdefault(int(r["ancestor_concept_id"]), {})
         d, how = int(r["descendant_concept_id"]), r["how"]
         if d not in reach or _HOW_RANK[how] < _HOW_RANK[reach[d]]:
@@ -172,9 +184,23 @@ def _known_concepts(spark: SparkSession, extract: OmopExtract, ids: list[int]) -
             {int(r["concept_id"]) for r in rows if r["ext"]})
 
 
+def check_concept_keys(extract: OmopExtract) -> None:
+    """A concept_id given twice stops the run: it multiplies every vocabulary join (and which row's code or
+    name is right cannot be told). One aggregation over the concept ids."""
+    if not extract.has("concept"):
+        return
+    dupes = (extract.read("concept", ["concept_id"]).where(F.col("concept_id").isNotNull())
+             .groupBy("concept_id").count().where(F.col("count") > 1))
+    first = dupes.orderBy("concept_id").first()
+    if first is not None:
+        raise InputError(f"table concept: concept_id {first['concept_id']} appears {first['count']} times "
+                         "(concept_id is the primary key); remove the duplicate rows.")
+
+
 def _concepts_for_codes(spark: SparkSession, extract: OmopExtract, codes: list[tuple[str, str]]) -> DataFrame:
-    """(vocabulary_id, concept_code, concept_id) for the codes the criteria use; the lowest id wins."""
-    schema = "vocabulary_id string, concept_code string, concept_id long"
+    """(vocabulary_id, concept_code, concept_id, malformed) for the codes the criteria use; the lowest id
+    wins; `malformed` counts the rows of that code whose concept_id did not parse."""
+    schema = "vocabulary_id string, concept_code string, concept_id long, malformed long"
     if not codes:
         return local_frame(spark, [], schema)
     wanted = F.col("concept_code").isin(sorted({c for _, c in codes}))
@@ -183,7 +209,8 @@ def _concepts_for_codes(spark: SparkSession, extract: OmopExtract, codes: list[t
     both = ours if not extract.has("concept") else extract.read("concept", cols).select(*cols).unionByName(ours)
     pairs = F.struct("vocabulary_id", "concept_code").isin([F.struct(F.lit(v), F.lit(c)) for v, c in codes])
     return (both.where(wanted).where(pairs).groupBy("vocabulary_id", "concept_code")
-            .agg(F.min("concept_id").alias("concept_id")))
+            .agg(F.min("concept_id").alias("concept_id"),
+                 F.count(F.when(F.col("concept_id").isNull(), 1)).alias("malformed")))
 
 
 def _ancestors_of(spark: SparkSession, extract: OmopExtract, roots: list[int]) -> DataFrame:
@@ -193,7 +220,8 @@ def _ancestors_of(spark: SparkSession, extract: OmopExtract, roots: list[int]) -
     if extract.has("concept_ancestor"):
         theirs = extract.read("concept_ancestor", cols).select(*cols).withColumn("how", F.lit(FROM_EXTRACT))
         ours = theirs.unionByName(ours)
-    return ours.where(F.col("ancestor_concept_id").isin(roots)).distinct()
+    unreadable = F.col("ancestor_concept_id").isNull() | F.col("descendant_concept_id").isNull()
+    return ours.where(F.col("ancestor_concept_id").isin(roots) | unreadable).distinct()
 
 
 def _mapped_sources(spark: SparkSession, extract: OmopExtract, targets: list[int]) -> DataFrame:

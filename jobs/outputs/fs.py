@@ -29,8 +29,12 @@ class OutputFS:
     def exists(self, path: str) -> bool:
         return bool(self._fs.exists(self._path(path)))
 
+    def is_dir(self, path: str) -> bool:
+        return bool(self._fs.getFileStatus(self._path(path)).isDirectory())
+
     def mkdirs(self, path: str) -> None:
-        self._fs.mkdirs(self._path(path))
+        if not self._fs.mkdirs(self._path(path)):
+            raise OSError(f"could not create the folder {path}")
 
     def rename(self, src: str, dst: str) -> None:
         if not self._fs.rename(self._path(src), self._path(dst)):

@@ -12,7 +12,7 @@ from jobs.extract.reader import ReadReport
 from jobs.extract.vocabulary import ResolvedConceptSets
 from jobs.outputs.shared_counts import PERSONS, SharedCounts
 from jobs.quality.gate import GateOutcome
-from jobs.redaction import redact
+from jobs.redaction import redact, scrub_all
 from jobs.rules.evaluation import STATUSES
 from jobs.rules.trials import Trial
 
@@ -61,7 +61,7 @@ def build_manifest(cfg: RunConfig, *, read: ReadReport, gate: GateOutcome, resol
                    warnings: list[str] = (), concept_sets: dict[str, SetSummary] | None = None) -> dict:
     """The run's manifest; `trials` is {trial folder: trial_entry(...)}, in the order given on the command line;
     `persons` as published (see `shown`). Warnings and the concept-set summary are the run's (all trials)."""
-    return {
+    return scrub_all({
         "run_id": run_id,
         "started_utc": started.isoformat(timespec="seconds"),
         "finished_utc": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -82,4 +82,4 @@ def build_manifest(cfg: RunConfig, *, read: ReadReport, gate: GateOutcome, resol
         "min_cell_count": cfg.min_cell_count,
         "quarantine": quarantine,
         "timings_seconds": dict(timings),
-    }
+    })

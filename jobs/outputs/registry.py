@@ -6,6 +6,7 @@ decides (statuses, results, candidates, counts, its report) sits in `<trial>/`, 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -67,3 +68,20 @@ def expected_paths(trials: dict[str, list[str]]) -> list[str]:
     run = [p for o in OUTPUTS if o.level == "run" for p in o.paths([])]
     return run + [f"{t}/{p}" for t, cohorts in trials.items() for o in OUTPUTS if o.level == "trial"
                   for p in o.paths(cohorts)]
+
+
+def is_result_entry(name: str, trial_folders: Iterable[str] = ()) -> bool:
+    """Whether a top-level entry of --out is one a run writes (anything else belongs to someone else): a run-level
+    output, a trial folder the old result's manifest lists, or a trial-level output at the top (the one-trial
+    layout of earlier versions)."""
+    if name in set(trial_folders):
+        return True
+    for o in OUTPUTS:
+        top = o.name.split("/", 1)[0]
+        if "{cohort}" in top:
+            head, tail = top.split("{cohort}", 1)
+            if name.startswith(head) and name.endswith(tail) and len(name) > len(head) + len(tail):
+                return True
+        elif name == top:
+            return True
+    return False

@@ -115,5 +115,6 @@ def shared_counts(steps: dict[str, list[str]], attrition: list[dict], by_site: l
                   k: int) -> SharedCounts:
     """Suppress (k > 1) or publish (k <= 1) every shared count of a run, consistently across outputs."""
     system = build_system(steps, attrition, by_site, persons)
-    return SharedCounts(protect(system, k), tuple(steps), {c: tuple(ids) for c, ids in steps.items()},
+    published = protect(system, k, keep=frozenset({PERSONS}))  # the persons total stays readable
+    return SharedCounts(published, tuple(steps), {c: tuple(ids) for c, ids in steps.items()},
                         tuple(sorted({s or "" for _, s, _, _ in by_site})))

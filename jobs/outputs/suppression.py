@@ -160,21 +160,25 @@ def _width(bounds: tuple[float, float]) -> float:
     return bounds[1] - bounds[0]
 
 
-def _candidates(system: System, index: dict[Key, list[int]], key: Key, hidden: set, k: int) -> list[Key]:
+def _candidates(system: System, index: dict[Key, list[int]], key: Key, hidden: set, k: int,
+                keep: frozenset = frozenset()) -> list[Key]:
     """Visible counts >= k to hide next for `key`: first those in a relation with `key` itself, then those in
     a relation with a hidden cell linked to it; smallest first (least information lost), zeros last."""
     constraints = system.equalities + system.inequalities
     cells, _ = _component(system, index, key, hidden)
     for group in ([key], cells):
-        found = {o for cell in group for i in index.get(cell, ()) for o in constraints[i] if o not in hidden}
+        found = {o for cell in group for i in index.get(cell, ()) for o in constraints[i]
+                 if o not in hidden and o not in keep}
         if found:  # counts >= k smallest first, then zeros (a hidden 0 helps only through inequalities)
             return sorted(found, key=lambda c: (system.values[c] == 0, system.values[c], repr(c)))
     return []
 
 
-def protect(system: System, k: int, margin: int | None = None) -> Published:
+def protect(system: System, k: int, margin: int | None = None, keep: frozenset = frozenset()) -> Published:
     """Primary suppression of counts 1 .. k-1, then complementary suppression until every small cell's
-    derivable range is at least `margin` wide. k <= 1 publishes everything."""
+    derivable range is at least `margin` wide. k <= 1 publishes everything. Cells in `keep` (e.g. the persons
+    total, which every reader needs) are never chosen as complementary cells; a small cell that cannot be
+    protected without them is withheld instead."""
     values = dict(system.values)
     if k <= 1:
         return Published(k, values, frozenset(), frozenset())
@@ -189,7 +193,7 @@ def protect(system: System, k: int, margin: int | None = None) -> Published:
             if width >= margin - _EPS:
                 break
             # the smallest count that protects `key` on its own, else the one that widens its range most
-            candidates = _candidates(system, index, key, primary | secondary, k)
+            candidates = _candidates(system, index, key, primary | secondary, k, keep)
             tried = [(_width(attacker_bounds(system, primary, secondary | {c}, k, [key])[key]), c)
                      for c in candidates[:_TRIES]]
             enough = [c for w, c in tried if w >= margin - _EPS]

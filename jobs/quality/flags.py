@@ -127,3 +127,10 @@ def _convertible_unit(check: Check, ctx: FlagContext) -> Column:
     no_unit = F.when(F.col("lab").isin(*sorted(ctx.known_labs)), F.col("value_canonical").isNull()).otherwise(
         F.col("unit_key").isNull())
     return F.col("value_as_number").isNotNull() & no_unit
+
+
+@flag("expect_column_values_to_be_valid_utf8")
+def _valid_utf8(check: Check, ctx: FlagContext) -> Column:
+    """Bytes that are not UTF-8 (a Latin-1 export) are read as U+FFFD: the text is damaged, and would reach
+    shared outputs (site names) silently."""
+    return F.col(check.kwargs["column"]).contains("\ufffd")

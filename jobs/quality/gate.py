@@ -31,9 +31,12 @@ Malformed-row policy per table (`_malformed` from the reader names the columns w
 - concept: duplicate concept_id -> error (it multiplies every vocabulary join); other problems quarantined.
   concept_ancestor: quarantined.
 - care_site, location, cdm_source: warn only (reference tables; malformed values read as null).
-- lab results (from the criteria's labs): negative value, value outside the lab's plausible range (the lab
+- lab results (from the criteria's labs; the measurement rows used as evidence): first the measurement
+  suite's quarantining checks (malformed or non-finite values, wrong field count, orphan person_id, dates
+  before 1900 or after as_of), then negative value, value outside the lab's plausible range (the lab
   catalogue or the trial's `labs:`, in the range's unit), numeric value without a convertible unit ->
   quarantined (warn); a lab without a range is reported as skipped.
+- death before the birth year, and non-UTF-8 bytes in site/location names -> counted (warn), rows kept.
 - Absent required table or column, unreadable file -> `InputError` from the reader or the gate (exit 2).
 """
 

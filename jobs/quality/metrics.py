@@ -131,8 +131,9 @@ def collect_row(parts: list[tuple[MetricPlan, DataFrame]]) -> dict[str, Any]:
 
 
 def raise_unreadable(parts: list[tuple[MetricPlan, DataFrame]], exc: Exception) -> None:
-    """Name the table whose scan failed (retrying each alone), as an InputError."""
-    for p, agg in parts:
+    """Name the table whose scan failed (retrying each alone), as an InputError. Person and death first: every
+    other table's checks join the person anchor built from them, so a bad person part fails them all."""
+    for p, agg in sorted(parts, key=lambda pa: (pa[0].suite.table != "person", pa[0].suite.table != "death")):
         try:
             agg.collect()
         except Exception as table_exc:

@@ -13,6 +13,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from jobs.extract.inputs import LAB_RESULTS
+from jobs.extract.reader import MALFORMED
 from jobs.quality.flags import ANCHOR_NEEDS, FlagContext, flag_for
 from jobs.quality.suites import LAB_TABLE, PLAUSIBLE, Suite, known_labs
 
@@ -112,9 +113,14 @@ def split_all(frames: dict[str, DataFrame], *, as_of: date,
         good, bad = quarantine_split(table, frames[table], as_of=as_of, persons=persons, suites=suites)
         clean[table] = good
         bad_frames.append(quarantine_rows(table, bad, id_col))
-    good_labs, bad_labs = lab_quarantine_split(frames[LAB_RESULTS], suites, flag_units=True)
-    clean[LAB_RESULTS] = good_labs.drop("value_canonical")
-    bad_frames.append(quarantine_rows("measurement", bad_labs, "measurement_id"))
+    # The lab results are the measurement rows used as evidence: the measurement table's own quarantining
+    # checks (malformed or non-finite values, orphans, dates out of range) apply to them, then the labs'.
+    labs, bad_rows = quarantine_split("measurement", frames[LAB_RESULTS], as_of=as_of, persons=persons,
+                                      suites=suites)
+    good_labs, bad_labs = lab_quarantine_split(labs, suites, flag_units=True)
+    clean[LAB_RESULTS] = good_labs.drop("value_canonical", MALFORMED)
+    bad_frames.append(quarantine_rows("measurement", bad_rows.unionByName(bad_labs, allowMissingColumns=True),
+                                      "measurement_id"))
     quarantined = bad_frames[0]
     for b in bad_frames[1:]:
         quarantined = quarantined.unionByName(b)

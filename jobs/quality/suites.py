@@ -49,6 +49,7 @@ HOUSE_TYPES: dict[str, frozenset[str]] = {
     "expect_column_values_to_not_be_before_birth_year": frozenset({"column"}),
     "expect_lab_values_to_have_convertible_unit": frozenset({"column"}),
     "expect_lab_values_to_be_plausible": frozenset({"column"}),
+    "expect_column_values_to_be_valid_utf8": frozenset({"column"}),
 }
 PLAUSIBLE = "expect_lab_values_to_be_plausible"  # the template of the per-lab range checks
 PARAMETERS = ("as_of", "as_of_year")

@@ -206,3 +206,17 @@ def test_margin_drives_how_many_cells_are_hidden():
     wide = protect(s, 11)
     assert wide.secondary == {"t"}
     assert attacker_bounds(s, set(wide.primary), set(wide.secondary), 11)["a"] == (1, 10)
+
+
+def test_a_kept_cell_is_never_hidden_and_the_small_cell_stays_underivable():
+    """total = a + b with a small: hiding only `a` lets a reader compute it (total - b), so `b` or the total
+    must go too. Unkept, the smaller `b` goes; with `b` kept (as the pipeline keeps the persons total), the
+    total goes instead and `a` is still not derivable."""
+    system = System()
+    total, a, b = system.cell(("total",), 40), system.cell(("a",), 3), system.cell(("b",), 37)
+    system.equal([total], [a, b])
+    assert protect(system, 11).show(b) == "*"
+    kept = protect(system, 11, keep=frozenset({b}))
+    assert kept.show(b) == "37" and kept.show(a) == "<11" and kept.show(total) == "*"
+    low, high = attacker_bounds(system, set(kept.primary), set(kept.secondary), 11, [a])[a]
+    assert high - low >= 5
