@@ -126,10 +126,10 @@ def test_row_level_hostile_values_are_quarantined_never_evidence_and_everyone_is
     code, err, out = hostile_run
     assert code == 0, err
     assert not any(s in err for s in ("Traceback", "\tat ", "99999999999")), err
-    status = pd.read_parquet(out / "person_status")
+    status = pd.read_parquet(out / "HOSTILE" / "person_status")
     assert sorted(status.person_id) == list(range(1, 9))  # the README.md was not read as person rows
     by_person = dict(zip(status.person_id, status.status, strict=True))
-    results = pd.read_parquet(out / "criteria_results").set_index(["person_id", "criterion"])
+    results = pd.read_parquet(out / "HOSTILE" / "criteria_results").set_index(["person_id", "criterion"])
     outcome = results["outcome"].to_dict()
     assert by_person[1] == "eligible" and outcome[(1, "dsdna")] == "pass"
     # the only anti-dsDNA result of 2, 3, 5 and 7 is no evidence: unknown (before: NaN > range_high was positive)
