@@ -9,6 +9,7 @@ JDBC driver is not installed (`.ci/run` installs both).
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -23,7 +24,7 @@ import pytest
 from jobs.outputs.cohort_table import definition_id
 from jobs.synthetic.generate import generate
 from tests.support import reliability_helpers as rh
-from tests.support.postgres import PASSWORD, USER, free_port, postgres, table_ddl  # noqa: F401 (fixture)
+from tests.support.postgres import PASSWORD, USER, closed_port, postgres, table_ddl  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.slow
 AS_OF = date(2026, 10, 1)
@@ -114,8 +115,13 @@ def test_cohort_table_in_parquet_and_in_the_results_schema_replaced_on_rerun(run
 
 def test_bad_connections_schemas_tables_and_passwords_are_one_line_and_exit_2(runs):
     url, out = runs.server.url, str(runs.tmp / "never")
+    with closed_port() as dead:
+        _run_bad_connections(url, out, dead)
+
+
+def _run_bad_connections(url: str, out: str, dead: int) -> None:
     cases = {
-        "unreachable": (["--omop", url.replace(f":{runs.server.port}/", f":{free_port()}/"), "--jdbc-schema", "cdm"],
+        "unreachable": (["--omop", re.sub(r":\d+/", f":{dead}/", url, count=1), "--jdbc-schema", "cdm"],
                         PASSWORD, "cannot connect (server unreachable"),
         "schema": (["--omop", url, "--jdbc-schema", "nosuch"], PASSWORD, "--jdbc-schema nosuch: no such schema"),
         "table": (["--omop", url, "--jdbc-schema", "empty_cdm"], PASSWORD,
