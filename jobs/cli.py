@@ -96,6 +96,9 @@ def parser() -> argparse.ArgumentParser:
                      help="also write possible persons to the OMOP cohort table (their own cohort_definition_id)")
     run.add_argument("--results-jdbc", help="jdbc: URL of a database to write the OMOP cohort table into")
     run.add_argument("--results-schema", help="schema for --results-jdbc (cohort, cohort_definition)")
+    run.add_argument("--full-results", action="store_true",
+                     help="criteria_results with every person x cohort x criterion row (default: the rows that "
+                          "explain each status; person-independent criteria once, in <trial>/criteria/)")
     allow_missing(run)
 
     check = sub.add_parser("check", help="run the data-quality gate alone and print a summary")
@@ -175,11 +178,16 @@ def _session(args: argparse.Namespace, cfg: RunConfig):
     return build_session(master=args.master, conf={"spark.jars": jar} if jar else None)
 
 
+def run_config(args: argparse.Namespace) -> RunConfig:
+    """`run`'s configuration: the common part (`_config`) and the run's own flags."""
+    return _config(args, overwrite=args.overwrite, min_cell_count=args.min_cell_count,
+                   fail_on_quality_warnings=args.fail_on_quality_warnings,
+                   cohort_include_possible=args.cohort_include_possible,
+                   allow_missing_columns=args.allow_missing_columns, full_results=args.full_results)
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
-    cfg = _config(args, overwrite=args.overwrite, min_cell_count=args.min_cell_count,
-                  fail_on_quality_warnings=args.fail_on_quality_warnings,
-                  cohort_include_possible=args.cohort_include_possible,
-                  allow_missing_columns=args.allow_missing_columns)
+    cfg = run_config(args)
     from jobs.pipeline import run
 
     spark = _session(args, cfg)

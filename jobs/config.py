@@ -31,6 +31,7 @@ class RunConfig:
     results_jdbc: str | None = None  # cohort table also into this database ...
     results_schema: str | None = None  # ... in this schema
     allow_missing_columns: bool = False  # a table/column a criterion reads may be absent (warning, not exit 2)
+    full_results: bool = False  # criteria_results: every person x cohort x criterion row (--full-results)
 
     @property
     def trials(self) -> list[LoadedCriteria]:

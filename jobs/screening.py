@@ -15,6 +15,7 @@ from jobs.extract.concept_sets import set_users
 from jobs.outputs import cohort_table
 from jobs.outputs.candidates import write_candidates
 from jobs.outputs.conservation import check_conservation
+from jobs.outputs.criteria_tables import constant_results, criteria_rows, results_table, write_criteria_table
 from jobs.outputs.fs import OutputFS
 from jobs.outputs.manifest import trial_entry
 from jobs.outputs.registry import REPORT_HTML
@@ -60,11 +61,15 @@ def screen(spark: SparkSession, timer, fs: OutputFS, features: DataFrame, demogr
     defs = cohort_table.definitions(criteria, trial.source.sha256, cfg.cohort_include_possible)
     with timer.stage("criteria"):
         evaluated_path = f"{folder}/_work/evaluated"
+        built = ev.evaluate(features, criteria)
+        constants = constant_results(spark, built, criteria)
         with described(spark, f"criteria: {trial.folder}"):
-            ev.evaluate(features, criteria).write.parquet(evaluated_path)
+            built.write.parquet(evaluated_path)
         evaluated = spark.read.parquet(evaluated_path)
         with described(spark, f"criteria: {trial.folder} criteria_results"):
-            ev.criteria_results(evaluated, criteria).write.parquet(f"{folder}/criteria_results")
+            results_table(evaluated, criteria, constants, cfg.full_results).write.parquet(
+                f"{folder}/criteria_results")
+            write_criteria_table(spark, fs, folder, criteria_rows(criteria, constants))
     with timer.stage("ranking"), expression_codegen(spark):
         with described(spark, f"ranking: {trial.folder} ranks"):
             ev.ranks(evaluated, criteria).write.parquet(f"{folder}/_work/ranks")

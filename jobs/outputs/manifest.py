@@ -80,6 +80,7 @@ def build_manifest(cfg: RunConfig, *, read: ReadReport, gate: GateOutcome, resol
         "quality": gate.to_manifest(),
         "persons": persons,
         "min_cell_count": cfg.min_cell_count,
+        "full_results": cfg.full_results,  # criteria_results: every row (true) or the explaining rows (false)
         "quarantine": quarantine,
         "timings_seconds": dict(timings),
     })

@@ -31,7 +31,11 @@ class Output:
 
 OUTPUTS: tuple[Output, ...] = (
     Output("person_status", "parquet", "one row per person and cohort: status, failed/unknown/review, rank, reasons"),
-    Output("criteria_results", "parquet", "one row per person, cohort and criterion: outcome and evidence"),
+    Output("criteria_results", "parquet", "outcome and evidence per person, cohort and criterion: the rows that "
+           "explain each status (--full-results: every row; person-independent criteria are in criteria/)"),
+    Output("criteria", "parquet", "one row per cohort and criterion: type, kind, text; the one outcome and evidence "
+           "of each person-independent criterion"),
+    Output("criteria.csv", "csv", "the criteria table as CSV"),
     Output("candidates", "parquet", "eligible and possible persons of every cohort, ranked"),
     Output("candidates_{cohort}.csv", "csv", "one cohort's ranked candidates, for coordinators"),
     Output("attrition.csv", "csv", "per cohort, the sequential funnel and each criterion's outcome counts",
@@ -54,6 +58,8 @@ OUTPUTS: tuple[Output, ...] = (
            "written last", level="run"),
 )
 MANIFEST = "manifest.json"
+CRITERIA_TABLE = "criteria"
+CRITERIA_CSV = "criteria.csv"
 REPORT_HTML = "report.html"
 SHAREABLE_COUNTS = "shareable/counts.csv"
 SHAREABLE_REPORT = "shareable/report_shareable.html"

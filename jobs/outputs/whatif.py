@@ -1,5 +1,12 @@
 """`cohort-finder whatif`: statuses, funnels and the ranking recomputed from a finished result's stored
-per-criterion outcomes (`criteria_results/`), with criteria dropped and/or unknowns read as pass or fail.
+per-criterion outcomes, with criteria dropped and/or unknowns read as pass or fail.
+
+What it reads of each person and criterion: the outcome, and the evidence date of inclusions (the ranking's
+latest qualifying evidence). Outcomes come from `person_status` (`failed`, `unknown`, `review`; every other
+criterion of the cohort passed) and the criteria's order and type from `criteria/`, so they are complete for
+every person whatever `criteria_results` holds; dates come from `criteria_results`, which keeps every dated
+inclusion row of every person (README "Outputs"), and from `criteria/` for person-independent criteria. A
+result written before `criteria/` existed has the full long table and is read from it alone.
 
 DuckDB over the Parquet, no JVM: seconds, not a Spark run. The rules are the job's own (README Semantics):
 status from the remaining criteria's fails and unknowns, the funnel in protocol order over the remaining
@@ -16,7 +23,7 @@ from pathlib import Path
 import duckdb
 
 from jobs.errors import InputError
-from jobs.outputs.registry import MANIFEST
+from jobs.outputs.registry import CRITERIA_TABLE, MANIFEST
 
 STATUSES = ("eligible", "possible", "ineligible")
 OUTCOMES = ("pass", "fail", "unknown", "review")
@@ -29,15 +36,45 @@ class Scenario:
     ranks: dict[str, list[tuple[int, int, str]]]  # cohort -> [(rank, person_id, status)] in rank order
 
 
-def scenario(con: duckdb.DuckDBPyConnection, results: str, dropped: list[str], unknown_as: str | None) -> Scenario:
-    """One scenario: the remaining criteria renumbered in protocol order, unknown mapped when asked."""
+FROM_STATUS = """
+    CREATE OR REPLACE TEMP TABLE base AS
+    SELECT s.cohort, s.person_id, c.criterion, c.criterion_order, c.type,
+           CASE WHEN list_contains(s.failed, c.criterion) THEN 'fail'
+                WHEN list_contains(s.unknown, c.criterion) THEN 'unknown'
+                WHEN list_contains(s.review, c.criterion) THEN 'review' ELSE 'pass' END AS outcome,
+           CASE WHEN c.person_independent THEN c.evidence_date ELSE r.evidence_date END AS evidence_date
+    FROM read_parquet($status) s JOIN read_parquet($criteria) c ON s.cohort = c.cohort
+    LEFT JOIN (SELECT cohort, person_id, criterion, evidence_date FROM read_parquet($results)
+               WHERE evidence_date IS NOT NULL) r
+      ON r.cohort = s.cohort AND r.person_id = s.person_id AND r.criterion = c.criterion"""
+FROM_FULL_TABLE = """
+    CREATE OR REPLACE TEMP TABLE base AS
+    SELECT cohort, person_id, criterion, criterion_order, type, outcome, evidence_date FROM read_parquet($results)"""
+
+
+def load_outcomes(con: duckdb.DuckDBPyConnection, root: Path) -> set[str]:
+    """Table `base`: every person x cohort x criterion of the trial folder `root` with its outcome and evidence
+    date; returns the criterion ids."""
+    results = str(root / "criteria_results" / "*.parquet")
+    if (root / CRITERIA_TABLE).is_dir():
+        con.execute(FROM_STATUS, {"status": str(root / "person_status" / "*.parquet"), "results": results,
+                                  "criteria": str(root / CRITERIA_TABLE / "*.parquet")})
+        return {r[0] for r in con.execute("SELECT DISTINCT criterion FROM read_parquet(?)",
+                                          [str(root / CRITERIA_TABLE / "*.parquet")]).fetchall()}
+    con.execute(FROM_FULL_TABLE, {"results": results})
+    return {r[0] for r in con.execute("SELECT DISTINCT criterion FROM base").fetchall()}
+
+
+def scenario(con: duckdb.DuckDBPyConnection, dropped: list[str], unknown_as: str | None) -> Scenario:
+    """One scenario over `base` (load_outcomes): the remaining criteria renumbered in protocol order, unknown
+    mapped when asked."""
     con.execute("""
         CREATE OR REPLACE TEMP TABLE o AS
         SELECT cohort, person_id, criterion, type, evidence_date,
                CASE WHEN outcome = 'unknown' AND $unknown_as IS NOT NULL THEN $unknown_as ELSE outcome END AS outcome,
                dense_rank() OVER (PARTITION BY cohort ORDER BY criterion_order) AS step
-        FROM read_parquet($results) WHERE NOT list_contains($dropped, criterion)""",
-                {"results": results, "dropped": list(dropped) or [""], "unknown_as": unknown_as})
+        FROM base WHERE NOT list_contains($dropped, criterion)""",
+                {"dropped": list(dropped) or [""], "unknown_as": unknown_as})
     con.execute("""
         CREATE OR REPLACE TEMP TABLE p AS
         SELECT cohort, person_id,
@@ -97,15 +134,14 @@ def trial_folder(results_dir: str) -> tuple[Path, list[str]]:
 def whatif(results_dir: str, dropped: list[str], unknown_as: str | None) -> tuple[Scenario, Scenario]:
     """(as run, what if) from a finished result folder (local path)."""
     root, cohorts = trial_folder(results_dir)
-    results = str(root / "criteria_results" / "*.parquet")
     con = duckdb.connect()
-    known = {r[0] for r in con.execute("SELECT DISTINCT criterion FROM read_parquet(?)", [results]).fetchall()}
+    known = load_outcomes(con, root)
     unknown = [c for c in dropped if c not in known]
     if unknown:
         raise InputError(f"--drop {', '.join(unknown)}: no such criterion in {results_dir} "
                          f"(its cohorts: {', '.join(cohorts)})")
-    before = scenario(con, results, [], None)
-    after = scenario(con, results, dropped, unknown_as)
+    before = scenario(con, [], None)
+    after = scenario(con, dropped, unknown_as)
     for sc in (before, after):  # cohorts in the criteria file's order
         sc.status_counts = {c: sc.status_counts[c] for c in cohorts if c in sc.status_counts}
     return before, after

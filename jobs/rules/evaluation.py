@@ -6,6 +6,7 @@ here is a projection or a small aggregate of its output; nothing person-level re
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from functools import reduce
 
 from pyspark.sql import Column, DataFrame, Window
@@ -16,6 +17,9 @@ from jobs.rules.value_rules import review_on
 from schemas.criteria import CriteriaFile, Criterion, ReviewRule
 
 STATUSES = ("eligible", "possible", "ineligible")
+LONG_RESULTS_DDL = ("cohort string, person_id long, criterion string, criterion_order int, type string, "
+                    "outcome string, evidence_value double, evidence_unit string, evidence_date date, "
+                    "source_concept_id long, evidence string")  # criteria_results' columns
 
 
 def evaluate(features: DataFrame, criteria: CriteriaFile) -> DataFrame:
@@ -151,20 +155,32 @@ def person_status(evaluated: DataFrame, criteria: CriteriaFile, ranked: DataFram
     return out
 
 
-def criteria_results(evaluated: DataFrame, criteria: CriteriaFile) -> DataFrame:
+def criteria_results(evaluated: DataFrame, criteria: CriteriaFile, omit: Collection[str] = (),
+                     with_status: bool = False) -> DataFrame:
     """Long table: one row per cohort, person and criterion (`inline` of one struct per criterion, cheaper than
-    `posexplode` of the same array plus a projection of its fields)."""
+    `posexplode` of the same array plus a projection of its fields). Criteria in `omit` get no rows;
+    `with_status` adds the person's `status` in that cohort (over all its criteria, omitted ones included) for a
+    filter downstream, computed in the same projection: no join with person_status."""
     frames = []
     for cohort in criteria.cohorts:
         rows = []
         for order, cid in enumerate(criteria.cohorts[cohort].criteria, start=1):
+            if cid in omit:
+                continue
             r = F.col(result_column(cid))
             rows.append(F.struct(F.lit(cid).alias("criterion"), F.lit(order).alias("criterion_order"),
                                  F.lit(criteria.criterion(cid).type).alias("type"), r["outcome"].alias("outcome"),
                                  r["value"].alias("evidence_value"), r["unit"].alias("evidence_unit"),
                                  r["date"].alias("evidence_date"), r["concept_id"].alias("source_concept_id"),
                                  r["evidence"].alias("evidence")))
-        frames.append(evaluated.select(F.lit(cohort).alias("cohort"), "person_id", F.inline(F.array(*rows))))
+        if not rows:
+            continue
+        status = [_cohort_parts(criteria, cohort)[1].alias("status")] if with_status else []
+        frames.append(evaluated.select(F.lit(cohort).alias("cohort"), "person_id", *status, F.inline(F.array(*rows))))
+    if not frames:  # every criterion omitted: an empty table of the same columns
+        ddl = LONG_RESULTS_DDL.replace("person_id long,", "person_id long, status string,") if with_status \
+            else LONG_RESULTS_DDL
+        return evaluated.sparkSession.createDataFrame([], ddl)
     out = frames[0]
     for f in frames[1:]:
         out = out.unionByName(f)

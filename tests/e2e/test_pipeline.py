@@ -84,8 +84,25 @@ def test_outputs_follow_the_contract(generated, criteria):
         first = csv_rows[0]["reasons"].split(" | ")
         assert first[0].startswith("sys_alive pass")
     long = ds.dataset(str(out / "criteria_results")).to_table().to_pandas()
-    n = result.manifest["persons"]
-    assert len(long) == n * sum(len(c.criteria) for c in criteria.cohorts.values())
+    assert result.manifest["full_results"] is False
+    # by default: every row of the eligible and possible, the failing and dated inclusion rows of the
+    # ineligible; the person-independent criteria (the pure review items) once each, in criteria/
+    table = ds.dataset(str(out / "criteria")).to_table().to_pandas()
+    fixed = set(table.loc[table["person_independent"], "criterion"])
+    assert fixed == {c.id for c in criteria.criteria if c.rule.kind == "review"}  # today: exactly the review items
+    assert (table.loc[table["person_independent"], "outcome"] == "review").all() and not set(long["criterion"]) & fixed
+    assert len(long) < result.manifest["persons"] * sum(len(c.criteria) for c in criteria.cohorts.values()) / 2
+    rows = long.groupby(["cohort", "person_id"])["criterion"].apply(set).to_dict()
+    explained = long["outcome"].eq("fail") | (long["type"].eq("inclusion") & long["evidence_date"].notna())
+    kinds = {(r.cohort, r.person_id): r.status for r in status.itertuples()}
+    ineligible = long[[kinds[k] == "ineligible" for k in zip(long["cohort"], long["person_id"], strict=True)]]
+    assert explained[ineligible.index].all(), "an ineligible person's rows explain why they are out"
+    for r in status.itertuples():
+        got = rows.get((r.cohort, r.person_id), set())
+        if r.status == "ineligible":
+            assert set(r.failed) - fixed <= got
+        else:
+            assert got == set(criteria.cohorts[r.cohort].criteria) - fixed, (r.cohort, r.status)
     assert set(long["outcome"]) <= {"pass", "fail", "unknown", "review"}
     upcr = long[(long["criterion"] == "ln_inc_3") & (long["outcome"] == "pass")]
     # alternatives: the deciding measure (UPCR, or a more recent 24 h protein) explains the pass

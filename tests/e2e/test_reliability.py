@@ -21,6 +21,7 @@ from jobs.extract.reader import OmopExtract
 from jobs.features.build import FeatureInputs, build_features, feature_frame
 from jobs.outputs import publish
 from jobs.outputs.fs import OutputFS
+from jobs.outputs.whatif import whatif
 from jobs.pipeline import run
 from jobs.quality.suites import lab_units, load_suites
 from jobs.rules import evaluation as ev
@@ -44,13 +45,15 @@ def _run(spark, criteria_file, omop: Path, out: Path, **kw):
 def two_runs(spark, criteria_file, e2e, tmp_path_factory):
     """The suite's shared run of every shipped trial (single CSV files, 2 shuffle partitions) and a rerun of
     NCT06557265 ALONE on the same extract as reversed, 3-part CSV folders with 7 shuffle partitions: a trial
-    screened beside others (union of features, shared gate) must give what it gives alone, byte for byte."""
+    screened beside others (union of features, shared gate) must give what it gives alone, byte for byte. The
+    rerun writes the full criteria_results (--full-results): the shared run's default table must be its
+    explaining rows."""
     tmp = tmp_path_factory.mktemp("determinism")
     rh.relayout_csv(e2e.omop, tmp / "parts")
     before = spark.conf.get("spark.sql.shuffle.partitions")
     try:
         spark.conf.set("spark.sql.shuffle.partitions", "7")
-        _run(spark, criteria_file, tmp / "parts", tmp / "b", min_cell_count=0)
+        _run(spark, criteria_file, tmp / "parts", tmp / "b", min_cell_count=0, full_results=True)
     finally:
         spark.conf.set("spark.sql.shuffle.partitions", before)
     assert before != "7", "the pair differs in its partitioning"
@@ -67,9 +70,27 @@ def test_reruns_are_identical_whatever_the_partitioning(two_runs):
     sa, sb = rh.status_frame(a), rh.status_frame(b)
     assert len(sa) == 2 * E2E_PERSONS
     pd.testing.assert_frame_equal(sa, sb)
-    long = [ds.dataset(str(x / NCT / "criteria_results")).to_table().to_pandas()
-            .sort_values(["cohort", "person_id", "criterion"]).reset_index(drop=True) for x in (a, b)]
-    pd.testing.assert_frame_equal(*long)  # every outcome and evidence text too
+    keys = ["cohort", "person_id", "criterion"]
+    default, full = (ds.dataset(str(x / NCT / "criteria_results")).to_table().to_pandas() for x in (a, b))
+    table = ds.dataset(str(a / NCT / "criteria")).to_table().to_pandas()
+    pd.testing.assert_frame_equal(table, ds.dataset(str(b / NCT / "criteria")).to_table().to_pandas())
+    assert len(full) == E2E_PERSONS * len(table) and (ma["full_results"], mb["full_results"]) == (False, True)
+    # the default table = the full table's rows that explain a status, without the person-independent criteria
+    full = full.merge(sa[["cohort", "person_id", "status"]], on=["cohort", "person_id"], validate="many_to_one")
+    full = full.merge(table[["cohort", "criterion", "person_independent"]], on=["cohort", "criterion"],
+                      validate="many_to_one")
+    explains = (full["status"] != "ineligible") | (full["outcome"] == "fail") | (
+        (full["type"] == "inclusion") & full["evidence_date"].notna())
+    expected = full[explains & ~full["person_independent"]][list(default.columns)]
+    pd.testing.assert_frame_equal(default.sort_values(keys).reset_index(drop=True),
+                                  expected.sort_values(keys).reset_index(drop=True))  # evidence texts too
+    constant = full[full["person_independent"]].merge(table, on=["cohort", "criterion"], suffixes=("", "_once"))
+    assert len(constant) == E2E_PERSONS * int(table["person_independent"].sum()) > 0
+    for col in ("outcome", "evidence", "evidence_value", "evidence_date", "criterion_order"):
+        mine, once = constant[col], constant[f"{col}_once"]
+        assert ((mine == once) | (mine.isna() & once.isna())).all(), col  # every person's row is the one row
+    for dropped, unknown_as in (([], None), (["gen_exc_6", "ln_inc_5"], None), (["ln_inc_3"], "pass")):
+        assert whatif(str(a / NCT), dropped, unknown_as) == whatif(str(b / NCT), dropped, unknown_as)
     assert ma["trials"][NCT]["status_counts"] == mb["trials"][NCT]["status_counts"]
     for entry in ma["trials"].values():  # the lists are not empty, in any trial
         for counts in entry["status_counts"].values():

@@ -50,3 +50,9 @@ def test_the_run_configuration_carries_the_loaded_criteria_files(tmp_path):
     with pytest.raises(CriteriaError, match="not found"):
         cli._config(parser().parse_args(["run", "--omop", str(tmp_path), "--out", "o", "--criteria",
                                          str(tmp_path / "none.yaml")]))
+
+
+def test_full_results_is_off_by_default_and_set_by_its_flag(tmp_path):
+    args = ["run", "--omop", str(tmp_path), "--out", "o", "--criteria", str(ROOT / "criteria" / "nct06557265.yaml")]
+    assert cli.run_config(parser().parse_args(args)).full_results is False
+    assert cli.run_config(parser().parse_args([*args, "--full-results"])).full_results is True
