@@ -34,8 +34,12 @@ CRITERIA_COLUMNS = tuple(part.split()[0] for part in CRITERIA_DDL.split(", "))
 
 def independent_columns(frame: DataFrame) -> list[str]:
     """Output columns of `frame` whose expression references none of its input columns (from the analyzed
-    plan of its top projection; nothing runs)."""
-    plan = frame._jdf.queryExecution().analyzed()
+    plan of its top projection; nothing runs). Without a JVM plan to read (Spark Connect) none: every criterion
+    is then treated as person-dependent, which keeps its rows per person (safe, only larger)."""
+    jdf = getattr(frame, "_jdf", None)
+    if jdf is None:
+        return []
+    plan = jdf.queryExecution().analyzed()
     if plan.getClass().getSimpleName() != "Project":
         return []
     items = plan.projectList()
