@@ -155,36 +155,36 @@ def person_status(evaluated: DataFrame, criteria: CriteriaFile, ranked: DataFram
     return out
 
 
-def criteria_results(evaluated: DataFrame, criteria: CriteriaFile, omit: Collection[str] = (),
-                     with_status: bool = False) -> DataFrame:
-    """Long table: one row per cohort, person and criterion (`inline` of one struct per criterion, cheaper than
-    `posexplode` of the same array plus a projection of its fields). Criteria in `omit` get no rows;
-    `with_status` adds the person's `status` in that cohort (over all its criteria, omitted ones included) for a
-    filter downstream, computed in the same projection: no join with person_status."""
-    frames = []
-    for cohort in criteria.cohorts:
-        rows = []
-        for order, cid in enumerate(criteria.cohorts[cohort].criteria, start=1):
-            if cid in omit:
-                continue
-            r = F.col(result_column(cid))
-            rows.append(F.struct(F.lit(cid).alias("criterion"), F.lit(order).alias("criterion_order"),
-                                 F.lit(criteria.criterion(cid).type).alias("type"), r["outcome"].alias("outcome"),
-                                 r["value"].alias("evidence_value"), r["unit"].alias("evidence_unit"),
-                                 r["date"].alias("evidence_date"), r["concept_id"].alias("source_concept_id"),
-                                 r["evidence"].alias("evidence")))
-        if not rows:
+def status_in(criteria: CriteriaFile, cohort: str) -> Column:
+    """The person's status in `cohort` over the evaluated frame's result columns (all its criteria)."""
+    return _cohort_parts(criteria, cohort)[1]
+
+
+def cohort_results(evaluated: DataFrame, criteria: CriteriaFile, cohort: str, omit: Collection[str] = ()) -> DataFrame:
+    """One cohort's long rows: one per person and criterion not in `omit` (`inline` of one struct per criterion,
+    cheaper than `posexplode` of the same array plus a projection of its fields)."""
+    rows = []
+    for order, cid in enumerate(criteria.cohorts[cohort].criteria, start=1):
+        if cid in omit:
             continue
-        status = [_cohort_parts(criteria, cohort)[1].alias("status")] if with_status else []
-        frames.append(evaluated.select(F.lit(cohort).alias("cohort"), "person_id", *status, F.inline(F.array(*rows))))
-    if not frames:  # every criterion omitted: an empty table of the same columns
-        ddl = LONG_RESULTS_DDL.replace("person_id long,", "person_id long, status string,") if with_status \
-            else LONG_RESULTS_DDL
-        return evaluated.sparkSession.createDataFrame([], ddl)
-    out = frames[0]
-    for f in frames[1:]:
-        out = out.unionByName(f)
-    return out
+        r = F.col(result_column(cid))
+        rows.append(F.struct(F.lit(cid).alias("criterion"), F.lit(order).alias("criterion_order"),
+                             F.lit(criteria.criterion(cid).type).alias("type"), r["outcome"].alias("outcome"),
+                             r["value"].alias("evidence_value"), r["unit"].alias("evidence_unit"),
+                             r["date"].alias("evidence_date"), r["concept_id"].alias("source_concept_id"),
+                             r["evidence"].alias("evidence")))
+    if not rows:  # every criterion omitted: an empty table of the same columns
+        return evaluated.sparkSession.createDataFrame([], LONG_RESULTS_DDL)
+    return evaluated.select(F.lit(cohort).alias("cohort"), "person_id", F.inline(F.array(*rows)))
+
+
+def union_all(frames: list[DataFrame]) -> DataFrame:
+    return reduce(lambda a, b: a.unionByName(b), frames)
+
+
+def criteria_results(evaluated: DataFrame, criteria: CriteriaFile) -> DataFrame:
+    """The full long table: one row per cohort, person and criterion."""
+    return union_all([cohort_results(evaluated, criteria, c) for c in criteria.cohorts])
 
 
 def outcome_counts(evaluated: DataFrame, criteria: CriteriaFile) -> tuple[int, dict[tuple[str, str], int]]:
