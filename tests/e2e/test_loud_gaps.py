@@ -44,6 +44,7 @@ def test_absent_columns_exit_2_naming_table_column_and_criteria(in_session, trun
     assert "Traceback" not in err and "--allow-missing-columns" in err
 
 
+@pytest.mark.slow  # a whole extra pipeline run: in CI's slow suite, keeps `make test` under 10 min
 def test_allowed_gaps_run_with_loud_warnings_and_a_concept_set_summary(in_session, truncated, tmp_path, capsys):
     out = tmp_path / "out"
     assert in_session("run", "--omop", truncated, "--criteria", CRITERIA, "--as-of", "2026-10-01", "--out", out,

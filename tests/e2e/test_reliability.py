@@ -61,6 +61,7 @@ def two_runs(spark, criteria_file, e2e, tmp_path_factory):
 
 
 @pytest.mark.spark
+@pytest.mark.slow  # a whole extra pipeline run: in CI's slow suite, keeps `make test` under 10 min
 def test_reruns_are_identical_whatever_the_partitioning(two_runs):
     a, b = two_runs
     ma, mb = (json.loads((x / "manifest.json").read_text()) for x in (a, b))
@@ -98,6 +99,7 @@ def test_reruns_are_identical_whatever_the_partitioning(two_runs):
 
 
 @pytest.mark.spark
+@pytest.mark.slow  # a whole extra pipeline run: in CI's slow suite, keeps `make test` under 10 min
 def test_manifest_lists_the_conservation_checks(two_runs):
     m = json.loads((two_runs[0] / "manifest.json").read_text())
     for entry in m["trials"].values():
@@ -108,6 +110,7 @@ def test_manifest_lists_the_conservation_checks(two_runs):
 
 
 @pytest.mark.spark
+@pytest.mark.slow  # a whole extra pipeline run: in CI's slow suite, keeps `make test` under 10 min
 def test_outputs_are_readable_by_the_owner_only(two_runs):
     rh.assert_owner_only(two_runs[0])
 
@@ -127,6 +130,7 @@ def _with_extra_exclusion(criteria_text: str):
 
 
 @pytest.mark.spark
+@pytest.mark.slow  # a whole extra pipeline run: in CI's slow suite, keeps `make test` under 10 min
 def test_adding_an_exclusion_never_grows_the_eligible_set(spark, criteria, tmp_path):
     stricter = _with_extra_exclusion(CRITERIA.read_text(encoding="utf-8"))
     generate(tmp_path / "sample", persons=PERSONS, seed=31, as_of=AS_OF)

@@ -46,6 +46,7 @@ def rerun(spark, e2e, criteria_file, tmp_path_factory):
 
 
 @pytest.mark.spark
+@pytest.mark.slow  # a whole extra pipeline run: in CI's slow suite, keeps `make test` under 10 min
 def test_whatif_equals_a_rerun_without_the_criteria(e2e, rerun):
     before, after = whatif(str(e2e.nct), DROP, None)
     # "as run" reproduces the run's own counts and ranks
