@@ -154,6 +154,7 @@ def test_existing_result_needs_overwrite_and_survives_a_failed_run(spark, criter
 
 
 @pytest.mark.spark
+@pytest.mark.slow  # a whole extra pipeline run: in CI's slow suite, keeps `make test` under 10 min
 def test_check_runs_the_read_stage_and_the_gate_alone(spark, trial_files, generated, tmp_path):
     """`cohort-finder check`: a summary of the gate (lab results included) and its verdict; nothing written.
     Given the run's trials, it checks what the run checked (one plausibility range per lab of the trials)."""
@@ -182,6 +183,7 @@ def synthea(spark, trial_files, tmp_path_factory):
 
 
 @pytest.mark.spark
+@pytest.mark.slow  # a whole extra pipeline run: in CI's slow suite, keeps `make test` under 10 min
 def test_synthea27nj_accounts_for_every_person(synthea):
     out, m = synthea
     assert m["as_of"] == "2022-10-10" and m["as_of_source"] == "cdm_source.source_release_date"
@@ -218,6 +220,7 @@ SYNTHEA_AT_LEAST = {
 
 
 @pytest.mark.spark
+@pytest.mark.slow  # a whole extra pipeline run: in CI's slow suite, keeps `make test` under 10 min
 def test_synthea27nj_finds_real_counts_for_the_new_trials(synthea):
     out, _ = synthea
     got = {}

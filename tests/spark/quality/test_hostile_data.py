@@ -122,6 +122,7 @@ def hostile_run(cli_run):
     return code, err, out
 
 
+@pytest.mark.slow  # a whole extra pipeline run: in CI's slow suite, keeps `make test` under 10 min
 def test_row_level_hostile_values_are_quarantined_never_evidence_and_everyone_is_accounted_for(hostile_run):
     code, err, out = hostile_run
     assert code == 0, err

@@ -14,7 +14,7 @@ OUTCOMES = ("pass", "fail", "unknown", "review")
 
 
 @pytest.mark.spark
-@settings(max_examples=5, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=3, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
 def test_statuses_partition_the_population(spark, criteria, data):
     """Any outcomes of any persons: each person gets exactly one status per cohort, consistent with its
