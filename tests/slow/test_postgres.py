@@ -34,12 +34,13 @@ TRIAL = "NCT06557265"
 
 def cli(*args: str, password: str = PASSWORD) -> subprocess.CompletedProcess:
     env = {**rh.cli_env(), "COHORT_FINDER_JDBC_USER": USER, "COHORT_FINDER_JDBC_PASSWORD": password}
-    return subprocess.run([sys.executable, "-m", "jobs.cli", *args, "--master", "local[2]"], cwd=rh.ROOT, env=env,
+    return subprocess.run([sys.executable, "-m", "jobs.cli", *args, "--criteria", str(rh.CRITERIA), "--master",
+                           "local[2]"], cwd=rh.ROOT, env=env,
                           capture_output=True, text=True, timeout=900, start_new_session=True)
 
 
 def frame(out: Path, name: str, keys: list[str]) -> pd.DataFrame:
-    df = ds.dataset(str(out / name), format="parquet").to_table().to_pandas()
+    df = ds.dataset(str(out / TRIAL / name), format="parquet").to_table().to_pandas()
     for col in df.columns:
         if df[col].map(lambda v: hasattr(v, "tolist")).any():
             df[col] = df[col].map(lambda a: tuple(a.tolist()) if a is not None else None)

@@ -1,0 +1,117 @@
+"""The fixed cost of a run on small data (issue 19): the job against a bare Spark session, and how many Spark
+jobs and stages the job starts, per pipeline stage.
+
+    .venv/bin/python tests/benchmarks/bench_small.py [--omop ../shared/data/synthea27nj] [--criteria F ...]
+        [--as-of 2022-10-10] [--repeat 2]
+
+Each measurement is its own subprocess (a fresh JVM, as a user's run is), alternated `--repeat` times:
+  bare  one session (jobs/session.py) that reads every table the job reads, with the job's reader and column
+        lists, and counts its rows;
+  job   one session and `jobs.pipeline.run` on the same extract (every shipped trial unless --criteria), the
+        Spark jobs and stages counted with the status tracker, stage timings from the manifest.
+Wall times include the JVM start in both, so the ratio is what a person rerunning the command waits.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+SYNTHEA = ROOT.parent / "shared" / "data" / "synthea27nj"
+
+
+def bare_main(omop: str) -> None:
+    sys.path.insert(0, str(ROOT))
+    from jobs.extract.inputs import COLUMNS
+    from jobs.extract.reader import OmopExtract
+    from jobs.session import build_session
+
+    t0 = time.perf_counter()
+    spark = build_session(app_name="bench-bare")
+    started = time.perf_counter() - t0
+    extract = OmopExtract(spark, omop)
+    t1 = time.perf_counter()
+    tables = 0
+    for table, cols in COLUMNS.items():
+        try:
+            extract.read(table, cols).count()
+            tables += 1
+        except Exception:  # noqa: BLE001 - an absent optional table: the job skips it too
+            pass
+    work = time.perf_counter() - t1
+    spark.stop()
+    print(json.dumps({"session_seconds": round(started, 2), "work_seconds": round(work, 2), "tables": tables}))
+
+
+def job_main(omop: str, criteria: list[str], as_of: str, out: str) -> None:
+    sys.path.insert(0, str(ROOT))
+    from datetime import date
+
+    from jobs.config import RunConfig
+    from jobs.pipeline import run
+    from jobs.rules.loader import load_criteria
+    from jobs.session import build_session
+
+    t0 = time.perf_counter()
+    spark = build_session(app_name="bench-job")
+    started = time.perf_counter() - t0
+    cfg = RunConfig(omop=omop, criteria=tuple(load_criteria(c) for c in criteria), out=out,
+                    as_of=date.fromisoformat(as_of), overwrite=True)
+    t1 = time.perf_counter()
+    result = run(spark, cfg)
+    work = time.perf_counter() - t1
+    tracker = spark.sparkContext.statusTracker()
+    jobs = tracker.getJobIdsForGroup()  # jobs without a group: all of the run's
+    stages = sum(len(tracker.getJobInfo(j).stageIds) for j in jobs if tracker.getJobInfo(j) is not None)
+    spark.stop()
+    print(json.dumps({"session_seconds": round(started, 2), "work_seconds": round(work, 2), "spark_jobs": len(jobs),
+                      "spark_stages": stages, "timings": result.manifest["timings_seconds"]}))
+
+
+def _child(args: list[str]) -> tuple[float, dict]:
+    t0 = time.perf_counter()
+    proc = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True, check=False,
+                          env={**os.environ, "COHORT_FINDER_SPARK_LOG_LEVEL": "ERROR"})
+    wall = time.perf_counter() - t0
+    if proc.returncode != 0:
+        raise SystemExit(f"{args[0]} failed:\n{proc.stderr[-3000:]}")
+    return wall, json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--omop", default=str(SYNTHEA))
+    p.add_argument("--criteria", action="append", default=None)
+    p.add_argument("--as-of", default="2022-10-10")
+    p.add_argument("--repeat", type=int, default=2)
+    p.add_argument("--child", choices=("bare", "job"))
+    p.add_argument("--out")
+    a = p.parse_args()
+    criteria = a.criteria or [str(f) for f in sorted((ROOT / "criteria").glob("*.yaml"))]
+    if a.child == "bare":
+        return bare_main(a.omop)
+    if a.child == "job":
+        return job_main(a.omop, criteria, a.as_of, a.out)
+    print(f"extract {a.omop}; trials {len(criteria)}; load average {os.getloadavg()[0]:.2f}")
+    with tempfile.TemporaryDirectory() as tmp:
+        for i in range(a.repeat):
+            bw, bare = _child(["--child", "bare", "--omop", a.omop])
+            jw, job = _child(["--child", "job", "--omop", a.omop, "--as-of", a.as_of, "--out", f"{tmp}/out",
+                              *[x for c in criteria for x in ("--criteria", c)]])
+            print(f"round {i + 1}: bare {bw:.1f} s wall ({bare['session_seconds']} s session, "
+                  f"{bare['work_seconds']} s reading {bare['tables']} tables); job {jw:.1f} s wall "
+                  f"({job['session_seconds']} s session, {job['work_seconds']} s run; {job['spark_jobs']} Spark jobs, "
+                  f"{job['spark_stages']} stages); ratio {jw / bw:.2f}x")
+            print("  stages: " + ", ".join(f"{k} {v:.1f}" for k, v in job["timings"].items()))
+    print(f"load average after: {os.getloadavg()[0]:.2f}")
+
+
+if __name__ == "__main__":
+    main()
