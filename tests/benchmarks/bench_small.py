@@ -50,7 +50,7 @@ def bare_main(omop: str) -> None:
     print(json.dumps({"session_seconds": round(started, 2), "work_seconds": round(work, 2), "tables": tables}))
 
 
-def job_main(omop: str, criteria: list[str], as_of: str, out: str) -> None:
+def job_main(omop: str, criteria: list[str], as_of: str, out: str, event_log: str | None) -> None:
     sys.path.insert(0, str(ROOT))
     from datetime import date
 
@@ -60,7 +60,9 @@ def job_main(omop: str, criteria: list[str], as_of: str, out: str) -> None:
     from jobs.session import build_session
 
     t0 = time.perf_counter()
-    spark = build_session(app_name="bench-job")
+    conf = {"spark.eventLog.enabled": "true", "spark.eventLog.dir": event_log, "spark.eventLog.compress": "false",
+            "spark.eventLog.rolling.enabled": "false"} if event_log else None
+    spark = build_session(app_name="bench-job", conf=conf)
     started = time.perf_counter() - t0
     cfg = RunConfig(omop=omop, criteria=tuple(load_criteria(c) for c in criteria), out=out,
                     as_of=date.fromisoformat(as_of), overwrite=True)
@@ -73,6 +75,32 @@ def job_main(omop: str, criteria: list[str], as_of: str, out: str) -> None:
     spark.stop()
     print(json.dumps({"session_seconds": round(started, 2), "work_seconds": round(work, 2), "spark_jobs": len(jobs),
                       "spark_stages": stages, "timings": result.manifest["timings_seconds"]}))
+
+
+def jobs_by_site(event_log: str, top: int) -> list[str]:
+    """The event log's Spark jobs grouped by pipeline stage (the job description) and by call site: where the
+    fixed cost goes."""
+    stage: dict[str, list[float]] = {}
+    site: dict[tuple[str, str], list[float]] = {}
+    starts: dict[int, tuple[str, str, int]] = {}
+    for path in (p for p in Path(event_log).rglob("*") if p.is_file()):
+        for line in path.read_text().splitlines():
+            ev = json.loads(line)
+            if ev["Event"] == "SparkListenerJobStart":
+                props = ev.get("Properties", {})
+                starts[ev["Job ID"]] = (props.get("spark.job.description", "?"), props.get("callSite.short", "?"),
+                                        ev["Submission Time"])
+            elif ev["Event"] == "SparkListenerJobEnd" and ev["Job ID"] in starts:
+                desc, call, t0 = starts[ev["Job ID"]]
+                secs = (ev["Completion Time"] - t0) / 1000
+                for key, acc in ((desc, stage), ((desc, call), site)):
+                    acc.setdefault(key, [0, 0.0])
+                    acc[key][0] += 1
+                    acc[key][1] += secs
+    lines = ["  jobs by stage: " + ", ".join(f"{k} {n} ({s:.1f} s)" for k, (n, s) in sorted(stage.items()))]
+    for (desc, call), (n, secs) in sorted(site.items(), key=lambda kv: -kv[1][0])[:top]:
+        lines.append(f"    {n:4d} jobs {secs:6.1f} s  {desc}: {call}")
+    return lines
 
 
 def _child(args: list[str]) -> tuple[float, dict]:
@@ -93,23 +121,30 @@ def main() -> None:
     p.add_argument("--repeat", type=int, default=2)
     p.add_argument("--child", choices=("bare", "job"))
     p.add_argument("--out")
+    p.add_argument("--event-log")
+    p.add_argument("--keep-events", help="folder for the job's Spark event logs (default: a temporary one)")
+    p.add_argument("--top", type=int, default=15, help="call sites listed, by number of Spark jobs")
     a = p.parse_args()
     criteria = a.criteria or [str(f) for f in sorted((ROOT / "criteria").glob("*.yaml"))]
     if a.child == "bare":
         return bare_main(a.omop)
     if a.child == "job":
-        return job_main(a.omop, criteria, a.as_of, a.out)
+        return job_main(a.omop, criteria, a.as_of, a.out, a.event_log)
     print(f"extract {a.omop}; trials {len(criteria)}; load average {os.getloadavg()[0]:.2f}")
     with tempfile.TemporaryDirectory() as tmp:
         for i in range(a.repeat):
             bw, bare = _child(["--child", "bare", "--omop", a.omop])
+            events = Path(a.keep_events or tmp) / f"events{i}"
+            events.mkdir(parents=True, exist_ok=True)
             jw, job = _child(["--child", "job", "--omop", a.omop, "--as-of", a.as_of, "--out", f"{tmp}/out",
-                              *[x for c in criteria for x in ("--criteria", c)]])
+                              "--event-log", str(events), *[x for c in criteria for x in ("--criteria", c)]])
             print(f"round {i + 1}: bare {bw:.1f} s wall ({bare['session_seconds']} s session, "
                   f"{bare['work_seconds']} s reading {bare['tables']} tables); job {jw:.1f} s wall "
                   f"({job['session_seconds']} s session, {job['work_seconds']} s run; {job['spark_jobs']} Spark jobs, "
                   f"{job['spark_stages']} stages); ratio {jw / bw:.2f}x")
             print("  stages: " + ", ".join(f"{k} {v:.1f}" for k, v in job["timings"].items()))
+            if i == 0:
+                print("\n".join(jobs_by_site(str(events), a.top)))
     print(f"load average after: {os.getloadavg()[0]:.2f}")
 
 
