@@ -5,8 +5,8 @@ jobs and stages the job starts, per pipeline stage.
         [--as-of 2022-10-10] [--repeat 2]
 
 Each measurement is its own subprocess (a fresh JVM, as a user's run is), alternated `--repeat` times:
-  bare  one session (jobs/session.py) that reads every table the job reads, with the job's reader and column
-        lists, and counts its rows;
+  bare  run_benchmark.py's scan floor: one session (jobs/session.py) that reads every table the job reads, with
+        the job's reader and column lists, into the `noop` sink (an absent table is zero rows, as in the job);
   job   one session and `jobs.pipeline.run` on the same extract (every shipped trial unless --criteria), the
         Spark jobs and stages counted with the status tracker, stage timings from the manifest.
 Wall times include the JVM start in both, so the ratio is what a person rerunning the command waits.
@@ -25,29 +25,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 SYNTHEA = ROOT.parent / "shared" / "data" / "synthea27nj"
-
-
-def bare_main(omop: str) -> None:
-    sys.path.insert(0, str(ROOT))
-    from jobs.extract.inputs import COLUMNS
-    from jobs.extract.reader import OmopExtract
-    from jobs.session import build_session
-
-    t0 = time.perf_counter()
-    spark = build_session(app_name="bench-bare")
-    started = time.perf_counter() - t0
-    extract = OmopExtract(spark, omop)
-    t1 = time.perf_counter()
-    tables = 0
-    for table, cols in COLUMNS.items():
-        try:
-            extract.read(table, cols).count()
-            tables += 1
-        except Exception:  # noqa: BLE001 - an absent optional table: the job skips it too
-            pass
-    work = time.perf_counter() - t1
-    spark.stop()
-    print(json.dumps({"session_seconds": round(started, 2), "work_seconds": round(work, 2), "tables": tables}))
+SCAN_FLOOR = ROOT / "tests" / "benchmarks" / "run_benchmark.py"  # its --scan-floor child: the bare session
 
 
 def job_main(omop: str, criteria: list[str], as_of: str, out: str, event_log: str | None) -> None:
@@ -103,9 +81,9 @@ def jobs_by_site(event_log: str, top: int) -> list[str]:
     return lines
 
 
-def _child(args: list[str]) -> tuple[float, dict]:
+def _child(args: list[str], script: Path = Path(__file__)) -> tuple[float, dict]:
     t0 = time.perf_counter()
-    proc = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True, check=False,
+    proc = subprocess.run([sys.executable, str(script), *args], capture_output=True, text=True, check=False,
                           env={**os.environ, "COHORT_FINDER_SPARK_LOG_LEVEL": "ERROR"})
     wall = time.perf_counter() - t0
     if proc.returncode != 0:
@@ -119,27 +97,25 @@ def main() -> None:
     p.add_argument("--criteria", action="append", default=None)
     p.add_argument("--as-of", default="2022-10-10")
     p.add_argument("--repeat", type=int, default=2)
-    p.add_argument("--child", choices=("bare", "job"))
+    p.add_argument("--child", choices=("job",))
     p.add_argument("--out")
     p.add_argument("--event-log")
     p.add_argument("--keep-events", help="folder for the job's Spark event logs (default: a temporary one)")
     p.add_argument("--top", type=int, default=15, help="call sites listed, by number of Spark jobs")
     a = p.parse_args()
     criteria = a.criteria or [str(f) for f in sorted((ROOT / "criteria").glob("*.yaml"))]
-    if a.child == "bare":
-        return bare_main(a.omop)
     if a.child == "job":
         return job_main(a.omop, criteria, a.as_of, a.out, a.event_log)
     print(f"extract {a.omop}; trials {len(criteria)}; load average {os.getloadavg()[0]:.2f}")
     with tempfile.TemporaryDirectory() as tmp:
         for i in range(a.repeat):
-            bw, bare = _child(["--child", "bare", "--omop", a.omop])
+            bw, bare = _child(["--scan-floor", a.omop], SCAN_FLOOR)
             events = Path(a.keep_events or tmp) / f"events{i}"
             events.mkdir(parents=True, exist_ok=True)
             jw, job = _child(["--child", "job", "--omop", a.omop, "--as-of", a.as_of, "--out", f"{tmp}/out",
                               "--event-log", str(events), *[x for c in criteria for x in ("--criteria", c)]])
-            print(f"round {i + 1}: bare {bw:.1f} s wall ({bare['session_seconds']} s session, "
-                  f"{bare['work_seconds']} s reading {bare['tables']} tables); job {jw:.1f} s wall "
+            print(f"round {i + 1}: bare {bw:.1f} s wall ({bare['session_start_seconds']} s session, "
+                  f"{bare['scan_seconds']} s reading {len(bare['per_table'])} tables); job {jw:.1f} s wall "
                   f"({job['session_seconds']} s session, {job['work_seconds']} s run; {job['spark_jobs']} Spark jobs, "
                   f"{job['spark_stages']} stages); ratio {jw / bw:.2f}x")
             print("  stages: " + ", ".join(f"{k} {v:.1f}" for k, v in job["timings"].items()))
