@@ -137,6 +137,9 @@ class LabRule(Model):
     whole_history: bool = False  # e.g. a positive ANA at any time
     aggregate: Literal["latest", "max", "min"] = "latest"
     derive: str | None = None  # a registered derivation (schemas.derived), used when no result is in the window
+    # unknown: no usable result -> unknown (a current-state lab); not_met: no result is read as the condition not
+    # met, closed-world, for documented evidence of a past finding ("evidence of albuminuria 3 months before")
+    no_result: Literal["unknown", "not_met"] = "unknown"
 
     @model_validator(mode="after")
     def _shape(self) -> LabRule:
@@ -159,6 +162,9 @@ class LabRule(Model):
             raise ValueError(f"unit: unknown unit {self.unit!r}; known units: {', '.join(BY_KEY)}")
         if self.whole_history and self.lookback_days is not None:
             raise ValueError("whole_history: give lookback_days or whole_history, not both")
+        if self.no_result == "not_met" and self.derive is not None:
+            raise ValueError("no_result: not_met reads a missing result as not met; a derived value would never "
+                             "be missing: give derive or no_result, not both")
         rt.check_lab_window(self)
         if self.derive is not None:
             spec = DERIVATIONS.get(self.derive)

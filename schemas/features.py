@@ -114,6 +114,7 @@ OBSERVATION_VALUE_FEATURE = T.StructType([
     T.StructField("date", T.DateType()),
     T.StructField("concept_id", T.LongType()),  # observation_concept_id of the record used
     T.StructField("n_results", T.LongType()),  # records with a value of the mode in the window
+    T.StructField("value_in_set", T.BooleanType()),  # the value concept is in the request's value set (if any)
 ])
 
 EventFamily = Literal["diagnoses", "procedures", "therapies"]
@@ -234,10 +235,12 @@ class ObservationValueRequest:
     concept_set: str
     mode: Literal["number", "concept"]
     lookback_days: int | None
+    value_set: str = ""  # mode concept: the concept set the value concept is looked up in ("" none)
 
     @property
     def name(self) -> str:
-        return f"{self.concept_set}__{self.mode}__{_window(self.lookback_days)}__latest"
+        tail = f"__in_{self.value_set}" if self.value_set else ""
+        return f"{self.concept_set}__{self.mode}__{_window(self.lookback_days)}__latest{tail}"
 
 
 @dataclass
@@ -320,7 +323,7 @@ def dose_request(rule: DrugDoseRule) -> DoseRequest:
 
 def observation_value_request(criteria: CriteriaFile, rule: ObservationValueRule) -> ObservationValueRequest:
     return ObservationValueRequest(rule.concept_set, "concept" if rule.comparator == "in" else "number",
-                                   criteria.lookback(rule))
+                                   criteria.lookback(rule), rule.value_concept_set or "")
 
 
 def plan_features(criteria: CriteriaFile) -> FeaturePlan:

@@ -67,6 +67,8 @@ class ObservationValueRule(Frozen):
     value: float | None = None
     max: float | None = None  # upper bound for `between` (inclusive)
     concepts: list[int] | None = Field(None, min_length=1)  # for `in`: value_as_concept_id values that are true
+    # for `in`: the value concepts as a concept set of the file (ids or vocabulary codes, e.g. LOINC answers)
+    value_concept_set: str | None = None
     unit: str | None = None  # only for reading; observation values are compared as recorded
     lookback_days: int | None = Field(None, gt=0)  # None: the file's default lab lookback
     whole_history: bool = False
@@ -75,11 +77,13 @@ class ObservationValueRule(Frozen):
     @model_validator(mode="after")
     def _shape(self) -> ObservationValueRule:
         if self.comparator == "in":
-            if not self.concepts or self.value is not None or self.max is not None:
-                raise ValueError("comparator 'in' takes concepts: [value_as_concept_id, ...] and no value/max")
+            if (self.concepts is None) == (self.value_concept_set is None) or self.value is not None \
+                    or self.max is not None:
+                raise ValueError("comparator 'in' takes concepts: [value_as_concept_id, ...] or value_concept_set: "
+                                 "<concept set> (one of them) and no value/max")
         else:
-            if self.concepts is not None:
-                raise ValueError("concepts are only for comparator 'in'")
+            if self.concepts is not None or self.value_concept_set is not None:
+                raise ValueError("concepts and value_concept_set are only for comparator 'in'")
             if self.value is None:
                 raise ValueError(f"comparator {self.comparator!r} needs a value")
             if self.comparator == "between" and (self.max is None or self.max < self.value):
@@ -124,6 +128,8 @@ def timing_problems(rule: BaseModel, concept_sets: dict) -> list[str]:
         out.append("occurrence: first does not combine with after or during_visit")
     if isinstance(rule, ObservationValueRule) and rule.concept_set not in concept_sets:
         out.append(f"concept_set: unknown concept set {rule.concept_set!r}")
+    if isinstance(rule, ObservationValueRule) and rule.value_concept_set not in (None, *concept_sets):
+        out.append(f"value_concept_set: unknown concept set {rule.value_concept_set!r}")
     return out
 
 

@@ -53,7 +53,7 @@ def set_users(criteria: CriteriaFile) -> dict[str, list[str]]:
     users: dict[str, list[str]] = {name: [] for name in criteria.concept_sets}
     for crit in criteria.criteria:
         for _path, rule in walk_rules(crit.rule, "rule"):
-            sets = [getattr(rule, "concept_set", None)]
+            sets = [getattr(rule, "concept_set", None), getattr(rule, "value_concept_set", None)]
             if isinstance(rule, LabRule):
                 labs = [rule.lab] + ([i.lab for i in DERIVATIONS[rule.derive].inputs] if rule.derive else [])
                 sets = [criteria.labs[lab].concept_set for lab in labs if lab in criteria.labs]

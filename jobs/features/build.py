@@ -76,7 +76,9 @@ def _labs(x: FeatureInputs) -> DataFrame:
 
 def _observation_values(x: FeatureInputs) -> DataFrame:
     reqs = sorted(x.plan.observation_values, key=lambda r: r.name)
-    return observation_value_features(x.frames["observation"], x.membership(reqs), reqs, x.as_of)
+    value_sets = sorted({r.value_set for r in reqs if r.value_set})
+    values = x.resolved.table(x.spark, value_sets) if value_sets else None
+    return observation_value_features(x.frames["observation"], x.membership(reqs), reqs, x.as_of, values)
 
 
 FAMILIES: dict[str, Callable[[FeatureInputs], DataFrame]] = {

@@ -153,6 +153,9 @@ def _lab(rule: LabRule, ctx: Context) -> Evidence:
     missing = F.concat(F.lit(f"no {lab.name} result{span}"),
                        F.when(bad_units > 0, F.format_string(f" (%d with a unit that cannot be converted{into})",
                                                              bad_units)).otherwise(F.lit("")))
+    if rule.no_result == "not_met":  # documented evidence of a past finding: none on record is not met,
+        absent, missing = closed_world(ctx, F.lit(False), F.concat(missing, F.lit(" (read as not met)")))
+        truth = F.when(x.isNotNull(), truth).otherwise(absent)  # ...unless nobody was looking (recent_data)
     return Evidence(truth, value, unit, feat["date"], feat["concept_id"],
                     F.when(x.isNotNull(), text).otherwise(missing))
 

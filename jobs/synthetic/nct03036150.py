@@ -2,8 +2,11 @@
 perturbation per scenario (a pass and a fail for every computable criterion), each DECLARING its outcome.
 
 Nothing here evaluates a rule; the declarations follow criteria/nct03036150.yaml: the latest lab in 90 days,
-Kleene all_of (inc_3: no UACR with an albuminuria diagnosis is UNKNOWN, without the diagnosis FAIL),
-`review_if` rewriting only the outcome it names (inc_4 never fails, exc_2/exc_6 matches become review).
+Kleene all_of / any_of (inc_3: a current UACR and earlier evidence -- an albuminuria diagnosis 90+ days before
+or a UACR >= 30 mg/g 90 days to 10 years before, none on record being no evidence; no current UACR with earlier
+evidence is UNKNOWN, without evidence FAIL), `review_if` rewriting only the outcome it names (inc_4 never fails,
+exc_2 matches become review), exc_6 = heart failure and a latest NYHA class IV in 180 days (heart failure
+without a class is UNKNOWN).
 Persons planted for another trial and background persons are ineligible here: no pool and no other trial's
 template holds an albuminuria or proteinuria diagnosis (inc_3 fails).
 """
@@ -14,7 +17,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from jobs.synthetic.planting import Ev, Plan, Scenario, cond, drug, lab, proc, set_first
+from jobs.synthetic import vocab as V
+from jobs.synthetic.planting import Ev, Plan, Scenario, cond, drug, lab, obs_value, proc, set_first
 from jobs.synthetic.planting import days as _d
 from jobs.synthetic.planting import uniform as _u
 
@@ -28,6 +32,7 @@ BACKGROUND_UNKNOWN: dict[str, tuple[str, ...]] = {"ckd": ()}
 EGFR, CREAT, UACR, PROTEINURIA, LISINOPRIL = 1619025, 3016723, 3001802, 75650, 1308216
 MMF, DAPAGLIFLOZIN = 19003999, 44785829
 MG_G, MG_MMOL = 8723, 44777612
+NYHA, HEART_FAILURE = 36305765, 316139
 
 
 def plan(rng: np.random.Generator) -> Plan:
@@ -76,6 +81,25 @@ def _creatinine_only(plan: Plan, rng: np.random.Generator) -> None:
     plan.slots["creat"] = [lab(CREAT, _d(rng, 5, 80), _u(rng, 1.4, 1.8, 2), 8840, "mg/dL")]
 
 
+def _prior_uacr(lo: float, hi: float) -> Callable[[Plan, np.random.Generator], None]:
+    """No albuminuria diagnosis; a UACR 120-700 days before as-of (earlier evidence, or its absence)."""
+    def perturb(plan: Plan, rng: np.random.Generator) -> None:
+        plan.slots.pop("albuminuria")
+        plan.slots["uacr_prior"] = [lab(UACR, _d(rng, 120, 700), _u(rng, lo, hi, 0), MG_G, "mg/g")]
+
+    return perturb
+
+
+def _heart_failure(nyha: int | None) -> Callable[[Plan, np.random.Generator], None]:
+    """Heart failure on record, and a NYHA class answer 5-150 days before as-of (None: no class recorded)."""
+    def perturb(plan: Plan, rng: np.random.Generator) -> None:
+        plan.slots["hf"] = [cond(HEART_FAILURE, _d(rng, 200, 900))]
+        if nyha is not None:
+            plan.slots["nyha"] = [obs_value(NYHA, _d(rng, 5, 150), value_concept=nyha)]
+
+    return perturb
+
+
 def _deceased(plan: Plan, rng: np.random.Generator) -> None:
     plan.dead_d = 2
 
@@ -103,8 +127,20 @@ SCENARIOS: tuple[Scenario, ...] = (
     _s("eligible_mmf_review", "eligible", (), (),
        _add("mmf", lambda r: drug(MMF, _d(r, 30, 150), -_d(r, 10, 60))),
        "mycophenolate in 6 months: exc_2 flags it for review"),
-    _s("eligible_heart_failure", "eligible", (), (), _add("hf", _recent(316139, 30, 900)),
-       "heart failure: NYHA class is a review"),
+    _s("possible_heart_failure_no_nyha", "possible", (), ("exc_6",), _heart_failure(None),
+       "heart failure without a NYHA class in 180 days"),
+    _s("eligible_heart_failure_nyha_iii", "eligible", (), (), _heart_failure(V.NYHA_III),
+       "heart failure, latest NYHA class III"),
+    _s("ineligible_nyha_iv", "ineligible", ("exc_6",), (), _heart_failure(V.NYHA_IV),
+       "heart failure, latest NYHA class IV (answer LA28407-7)"),
+    _s("eligible_prior_uacr_only", "eligible", (), (), _prior_uacr(40, 900),
+       "no albuminuria diagnosis; a UACR 40-900 mg/g 120-700 days before"),
+    _s("ineligible_prior_uacr_normal", "ineligible", ("inc_3",), (), _prior_uacr(5, 25),
+       "no albuminuria diagnosis; the earlier UACR 5-25 mg/g"),
+    _s("ineligible_albuminuria_recent_only", "ineligible", ("inc_3",), (),
+       _set("albuminuria", d=lambda r: _d(r, 10, 80)), "the albuminuria diagnosis only 10-80 days before"),
+    _s("ineligible_heart_transplant", "ineligible", ("exc_3",), (),
+       _add("htx", lambda r: proc(4137127, _d(r, 300, 3000))), "heart transplant years ago"),
     _s("eligible_old_sglt2", "eligible", (), (),
        _add("sglt2", lambda r: drug(DAPAGLIFLOZIN, (s := _d(r, 200, 500)), s - _d(r, 60, 120))),
        "dapagliflozin that ended more than 8 weeks ago"),
@@ -123,7 +159,7 @@ SCENARIOS: tuple[Scenario, ...] = (
        _set("uacr", value=lambda r: _u(r, 4, 18, 1), unit=lambda r: MG_MMOL, unit_text=lambda r: "mg/mmol"),
        "UACR 4-18 mg/mmol (35-159 mg/g)"),
     _s("ineligible_no_albuminuria_history", "ineligible", ("inc_3",), (), _drop("albuminuria"),
-       "UACR in range but no earlier albuminuria on record"),
+       "UACR in range but no earlier albuminuria diagnosis or UACR on record"),
     _s("ineligible_child", "ineligible", ("inc_1",), (), _child, "age 16"),
     _s("ineligible_deceased", "ineligible", ("sys_alive",), (), _deceased, "died 2 days before as-of"),
     _s("ineligible_pkd", "ineligible", ("exc_1",), (), _add("pkd", _recent(35623052, 300, 3000)), "ADPKD"),

@@ -151,9 +151,11 @@ ALT = Analyte(3006923, 0, "U/L", 24, 10, 5, 400, 1, 40)
 AST = Analyte(3013721, 0, "U/L", 25, 9, 5, 400, 1, 40)
 BILI = Analyte(3024128, 8840, "mg/dL", 0.6, 0.25, 0.1, 8, 1, 1.2)
 SPO2 = Analyte(3016502, 8554, "%", 97, 1.5, 80, 100, 0)
+RESP_RATE = Analyte(3024171, 8541, "/min", 16, 2.5, 8, 40, 0)
 
 # (analytes, probability that a visit carries the panel)
-PANELS_SAFE = [([HEART_RATE, WEIGHT], 0.55), ([GLUCOSE, SODIUM, POTASSIUM], 0.12)]
+# safe: no weight (SURPASS-2 reads weight series and BMI); respiratory rate keeps the panel's shape
+PANELS_SAFE = [([HEART_RATE, RESP_RATE], 0.55), ([GLUCOSE, SODIUM, POTASSIUM], 0.12)]
 PANELS_FULL = [
     ([SBP, DBP, HEART_RATE, WEIGHT], 0.55),
     ([WBC, HGB, PLT, ANC], 0.10),
@@ -416,6 +418,7 @@ ANALYTES = (
     SBP,
     DBP,
     HEART_RATE,
+    RESP_RATE,
     WEIGHT,
     GLUCOSE,
     SODIUM,

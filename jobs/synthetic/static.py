@@ -1,5 +1,6 @@
 """The tables a synthetic extract writes once (not per person chunk): care sites, locations, cdm_source, the
-extract's own concept table and an empty concept_ancestor (as Synthea's ETL has)."""
+extract's own concept table, an empty concept_ancestor (as Synthea's ETL has) and the drug_strength rows of
+the planted clinical-drug products (what a daily dose is computed from)."""
 
 from __future__ import annotations
 
@@ -61,6 +62,23 @@ def static_tables(as_of: date) -> dict[str, pa.Table]:
         ),
         "concept": V.concept_table(schema("concept")),
         "concept_ancestor": schema("concept_ancestor").empty_table(),
+        "drug_strength": build(
+            "drug_strength",
+            len(DRUG_STRENGTHS),
+            {
+                "drug_concept_id": np.array([r[0] for r in DRUG_STRENGTHS], np.int64),
+                "ingredient_concept_id": np.array([r[1] for r in DRUG_STRENGTHS], np.int64),
+                "amount_value": np.array([r[2] for r in DRUG_STRENGTHS], np.float64),
+                "amount_unit_concept_id": np.array([r[3] for r in DRUG_STRENGTHS], np.int64),
+                "valid_start_date": pa.array(np.zeros(len(DRUG_STRENGTHS), np.int32)).cast(pa.date32()),
+                "valid_end_date": pa.array(np.full(len(DRUG_STRENGTHS), 47481, np.int32)).cast(pa.date32()),
+            },
+        ),
     }
+
+
+# (drug_concept_id, ingredient_concept_id, amount_value, amount_unit_concept_id 8576 mg): the metformin ER
+# 500 mg tablet of the SURPASS-2 planted patients (RxNorm 860975)
+DRUG_STRENGTHS = ((V.METFORMIN_ER_500, 1503297, 500.0, 8576),)
 
 

@@ -36,6 +36,7 @@ TABLES: tuple[str, ...] = (
     "cdm_source",
     "concept",
     "concept_ancestor",
+    "drug_strength",
 )
 # Tables whose rows grow with the population (written per chunk); the rest are written once.
 PERSON_TABLES: tuple[str, ...] = TABLES[:9]

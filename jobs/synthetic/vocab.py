@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from jobs.synthetic.vocab_metabolic import METABOLIC_CONCEPTS
+from jobs.synthetic.vocab_metabolic import HBA1C_IFCC, METABOLIC_CONCEPTS, METFORMIN_ER_500, NYHA_III, NYHA_IV
+
+__all__ = ["HBA1C_IFCC", "METFORMIN_ER_500", "NYHA_III", "NYHA_IV"]
 
 # -------------------------------------------------------------- local concepts (LOINC code, no verified id)
 ANA_TITER = 2_000_000_001  # LOINC 5048-4
@@ -356,6 +358,7 @@ CONCEPTS: tuple[Row, ...] = (
     (38003563, "Hispanic or Latino", "Ethnicity", "Ethnicity", "Ethnicity", "S", "Hispanic"),
     (38003564, "Not Hispanic or Latino", "Ethnicity", "Ethnicity", "Ethnicity", "S", "Not Hispanic"),
     (9201, "Inpatient Visit", "Visit", "Visit", "Visit", "S", "IP"),
+    (262, "Emergency Room and Inpatient Visit", "Visit", "Visit", "Visit", "S", "ERIP"),  # PhenotypeLibrary 1021
     (9202, "Outpatient Visit", "Visit", "Visit", "Visit", "S", "OP"),
     (9203, "Emergency Room Visit", "Visit", "Visit", "Visit", "S", "ER"),
     # ------------------------------------------------- housekeeping, from OMOP conventions (not verified)

@@ -1,10 +1,18 @@
 """Concepts the SURPASS-2 and DAPA-CKD planted patients use, for the extract's own `concept` table.
 
 Ids, names, vocabularies and codes are from the verified concept list behind criteria/protocols/README.md
-(ClinicalTrials.gov trials mapped with public sources; the same rows as shared/reference/concepts).
+(ClinicalTrials.gov trials mapped with public sources; the same rows as shared/reference/concepts) and
+schemas/vocabulary/extra_reference.csv. The NYHA answers have no verified OMOP id: they get LOCAL ids in
+OMOP's 2-billion range with their real LOINC / SNOMED codes, and the criteria name them by code.
 """
 
 from __future__ import annotations
+
+NYHA_III = 2_000_000_011  # LOINC answer LA28406-9 (class III of 88020-3)
+NYHA_IV = 2_000_000_012  # LOINC answer LA28407-7 (class IV of 88020-3)
+NYHA_IV_SNOMED = 2_000_000_013  # SNOMED 422293003 New York Heart Association Classification - Class IV
+HBA1C_IFCC = 40762352  # LOINC 59261-8, mmol/mol
+METFORMIN_ER_500 = 40163924  # 24 HR metformin hydrochloride 500 MG Extended Release Oral Tablet
 
 # (concept_id, name, domain, vocabulary, class, standard, code)
 METABOLIC_CONCEPTS: tuple[tuple[int, str, str, str, str, str, str], ...] = (
@@ -34,4 +42,24 @@ METABOLIC_CONCEPTS: tuple[tuple[int, str, str, str, str, str, str], ...] = (
     (3004410, "Hemoglobin A1c/Hemoglobin.total in Blood", "Measurement", "LOINC", "Lab Test", "S", "4548-4"),
     (3001802, "Microalbumin/Creatinine [Mass Ratio] in Urine", "Measurement", "LOINC", "Lab Test", "S",
      "14959-1"),
+    (442310, "Acute heart failure", "Condition", "SNOMED", "Clinical Finding", "S", "56675007"),
+    (4137127, "Transplantation of heart", "Procedure", "SNOMED", "Procedure", "S", "32413006"),
+    (METFORMIN_ER_500, "24 HR metformin hydrochloride 500 MG Extended Release Oral Tablet", "Drug", "RxNorm",
+     "Quant Clinical Drug", "S", "860975"),
+    (HBA1C_IFCC, "Hemoglobin A1c/Hemoglobin.total in Blood by IFCC protocol", "Measurement", "LOINC", "Lab Test",
+     "S", "59261-8"),
+    (3036277, "Body height", "Measurement", "LOINC", "Clinical Observation", "S", "8302-2"),
+    (3038553, "Body mass index (BMI) [Ratio]", "Measurement", "LOINC", "Clinical Observation", "S", "39156-5"),
+    (3024171, "Respiratory rate", "Measurement", "LOINC", "Clinical Observation", "S", "9279-1"),
+    (36305765, "Functional capacity NYHA", "Observation", "LOINC", "Clinical Observation", "S", "88020-3"),
+    (NYHA_III, "Class III", "Meas Value", "LOINC", "Answer", "S", "LA28406-9"),
+    (NYHA_IV, "Class IV", "Meas Value", "LOINC", "Answer", "S", "LA28407-7"),
+    (NYHA_IV_SNOMED, "New York Heart Association Classification - Class IV", "Observation", "SNOMED",
+     "Clinical Finding", "S", "422293003"),
+    # units (UCUM, as the Synthea27Nj vocabulary shard has them)
+    (8582, "centimeter", "Unit", "UCUM", "Unit", "S", "cm"),
+    (9531, "kilogram per square meter", "Unit", "UCUM", "Unit", "S", "kg/m2"),
+    (8739, "pound (US)", "Unit", "UCUM", "Unit", "S", "[lb_us]"),
+    (9225, "percent hemoglobin A1c", "Unit", "UCUM", "Unit", "S", "%{HbA1c}"),
+    (9579, "millimole per mole", "Unit", "UCUM", "Unit", "S", "mmol/mol"),
 )

@@ -6,7 +6,9 @@ so that a concept set resolves the same on a full vocabulary, a partial one and 
 (Synthea ships an empty one): clinical drug products -> their ingredient, 'Normal pregnancy' -> 'Pregnant',
 and every descendant form the reference lists (e.g. 'Cirrhosis of liver due to hepatitis B') -> the concept
 set item it descends from. The rows live in `ancestor_reference.csv`, each with why and the public source;
-both ends must be concepts of the reference, so no id enters the product unverified.
+both ends must be concepts of the reference, so no id enters the product unverified. `extra_reference.csv`
+(same columns as the shared reference, each row with its public source) adds the ids verified for the newer
+trials (issue 16).
 
 Run: python schemas/vocabulary/build_vocabulary.py ../shared/reference/concepts/trial_concepts.csv
 """
@@ -19,6 +21,7 @@ from pathlib import Path
 
 HERE = Path(__file__).parent
 ANCESTOR_REFERENCE = HERE / "ancestor_reference.csv"  # ancestor, descendant, levels, why, source
+EXTRA_REFERENCE = HERE / "extra_reference.csv"  # verified ids beyond the shared reference, with sources
 
 
 def read_ancestors(known: set[int]) -> list[tuple[int, int, int, int]]:
@@ -40,19 +43,22 @@ CONCEPT_COLUMNS = ["concept_id", "concept_name", "domain_id", "vocabulary_id", "
 
 def main(reference: str) -> None:
     seen: dict[int, dict] = {}
-    with open(reference, newline="", encoding="utf-8") as fh:
-        for row in csv.DictReader(fh):
-            cid = int(row["concept_id"])
-            if cid in seen:
-                continue
-            domain = row["domain_id"].rstrip("?")
-            seen[cid] = {
-                "concept_id": cid, "concept_name": row["concept_name"], "domain_id": domain,
-                "vocabulary_id": row["vocabulary_id"].rstrip("?"), "concept_class_id": "",
-                "standard_concept": "S" if row["standard"] == "S" else "",
-                "concept_code": row["concept_code"], "valid_start_date": "1970-01-01",
-                "valid_end_date": "2099-12-31", "invalid_reason": "",
-            }
+    rows = []
+    for path in (reference, EXTRA_REFERENCE):
+        with open(path, newline="", encoding="utf-8") as fh:
+            rows += list(csv.DictReader(fh))
+    for row in rows:
+        cid = int(row["concept_id"])
+        if cid in seen:
+            continue
+        domain = row["domain_id"].rstrip("?")
+        seen[cid] = {
+            "concept_id": cid, "concept_name": row["concept_name"], "domain_id": domain,
+            "vocabulary_id": row["vocabulary_id"].rstrip("?"), "concept_class_id": "",
+            "standard_concept": "S" if row["standard"] == "S" else "",
+            "concept_code": row["concept_code"], "valid_start_date": "1970-01-01",
+            "valid_end_date": "2099-12-31", "invalid_reason": "",
+        }
     with (HERE / "concept.csv").open("w", newline="", encoding="utf-8") as fh:
         w = csv.DictWriter(fh, CONCEPT_COLUMNS, lineterminator="\n")
         w.writeheader()

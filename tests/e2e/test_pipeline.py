@@ -201,7 +201,7 @@ def test_synthea27nj_accounts_for_every_person(synthea):
         assert sorted(_status(out / trial)["person_id"]) == list(range(1, 29))
 
 
-# Per-criterion outcome counts Synthea27Nj really has for the new trials (as-of 2022-10-10; measured 2026-12-03
+# Per-criterion outcome counts Synthea27Nj really has for the new trials (as-of 2022-10-10; measured 2026-12-04
 # with `cohort-finder run --omop ../shared/data/synthea27nj --criteria criteria/nct06557265.yaml --criteria
 # criteria/nct03987919.yaml --criteria criteria/nct03036150.yaml`), each asserted at least the number given: a
 # criterion that stops matching its concepts, unit or window fails here. 27 of 28 persons' observation ends
@@ -210,12 +210,15 @@ SYNTHEA_AT_LEAST = {
     ("NCT03987919", "inc_0", "pass"): 23,  # age >= 18 (and 5 children)
     ("NCT03987919", "inc_1", "pass"): 1,  # T2DM: 201826 and Synthea's 4226121 (retinopathy due to T2DM)
     ("NCT03987919", "inc_2", "fail"): 2,  # a recent HbA1c (%) outside 7.0-10.5
+    ("NCT03987919", "inc_4", "pass"): 1,  # weights of 120 days spanning >= 90 days within 5 %
+    ("NCT03987919", "inc_5", "pass"): 2,  # BMI >= 25 (Synthea records BMI 39156-5, weight and height)
+    ("NCT03987919", "inc_5", "fail"): 1,
     ("NCT03987919", "exc_6", "fail"): 1,  # eGFR < 45 derived from creatinine (Synthea has no eGFR rows)
     ("NCT03987919", "exc_9", "fail"): 1,  # insulin: the Humulin 70/30 product in the last 90 days
     ("NCT03036150", "inc_1", "pass"): 23,
     ("NCT03036150", "inc_2", "pass"): 1,  # CKD-EPI 2021 eGFR 25-75 derived from creatinine
     ("NCT03036150", "inc_2", "fail"): 1,
-    ("NCT03036150", "exc_6", "review"): 1,  # heart failure (4229440): NYHA class for a person to check
+    ("NCT03036150", "exc_6", "unknown"): 1,  # heart failure (4229440) and NYHA 88020-3 rows without a value concept
 }
 
 

@@ -50,11 +50,18 @@ COLUMNS: dict[str, dict[str, str]] = {
                "month_of_birth": "BIGINT", "day_of_birth": "BIGINT", "birth_datetime": "TIMESTAMP"},
     "death": {"person_id": "BIGINT", "death_date": "DATE"},
     "condition_occurrence": {"person_id": "BIGINT", "condition_concept_id": "BIGINT", "condition_start_date": "DATE",
-                             "condition_end_date": "DATE"},
-    "observation": {"person_id": "BIGINT", "observation_concept_id": "BIGINT", "observation_date": "DATE"},
+                             "condition_end_date": "DATE", "visit_occurrence_id": "BIGINT"},
+    "observation": {"observation_id": "BIGINT", "person_id": "BIGINT", "observation_concept_id": "BIGINT",
+                    "observation_date": "DATE", "value_as_number": "DOUBLE", "value_as_concept_id": "BIGINT",
+                    "visit_occurrence_id": "BIGINT"},
     "procedure_occurrence": {"person_id": "BIGINT", "procedure_concept_id": "BIGINT", "procedure_date": "DATE"},
-    "drug_exposure": {"person_id": "BIGINT", "drug_concept_id": "BIGINT", "drug_exposure_start_date": "DATE",
-                      "drug_exposure_end_date": "DATE", "days_supply": "BIGINT"},
+    "drug_exposure": {"drug_exposure_id": "BIGINT", "person_id": "BIGINT", "drug_concept_id": "BIGINT",
+                      "drug_exposure_start_date": "DATE", "drug_exposure_end_date": "DATE", "days_supply": "BIGINT",
+                      "quantity": "DOUBLE"},
+    "visit_occurrence": {"visit_occurrence_id": "BIGINT", "person_id": "BIGINT", "visit_concept_id": "BIGINT",
+                         "visit_start_date": "DATE", "visit_end_date": "DATE"},
+    "drug_strength": {"drug_concept_id": "BIGINT", "ingredient_concept_id": "BIGINT", "amount_value": "DOUBLE",
+                      "amount_unit_concept_id": "BIGINT", "invalid_reason": "VARCHAR"},
     "measurement": {"measurement_id": "BIGINT", "person_id": "BIGINT", "measurement_concept_id": "BIGINT",
                     "measurement_date": "DATE", "value_as_number": "DOUBLE", "value_as_concept_id": "BIGINT",
                     "unit_concept_id": "BIGINT", "unit_source_value": "VARCHAR", "range_high": "DOUBLE"},
@@ -198,6 +205,10 @@ def load_reference_data(con: duckdb.DuckDBPyConnection, criteria_path: Path) -> 
                     [(u.key, u.dimension, u.factor, u.molar) for u in U.UNITS])
     con.execute("CREATE OR REPLACE TEMP TABLE unit_concept (unit_concept_id BIGINT, unit_key VARCHAR)")
     con.executemany("INSERT INTO unit_concept VALUES (?, ?)", sorted(U.concept_table().items()))
+    con.execute("CREATE OR REPLACE TEMP TABLE unit_equation (name VARCHAR, source VARCHAR, target VARCHAR, "
+                "scale DOUBLE, \"offset\" DOUBLE)")
+    con.executemany("INSERT INTO unit_equation VALUES (?, ?, ?, ?, ?)",
+                    [(e.name, e.source, e.target, e.scale, e.offset) for e in U.EQUATIONS.values()])
     con.execute("CREATE OR REPLACE TEMP TABLE unit_alias (alias VARCHAR, unit_key VARCHAR)")
     con.executemany("INSERT INTO unit_alias VALUES (?, ?)", sorted(U.alias_table().items()))
     ranges = [(name, lab.plausible.unit, lab.plausible.min, lab.plausible.max)  # the lab catalogue's ranges

@@ -61,6 +61,8 @@ def _extract() -> Extract:
     e.condition(4, T2DM, "2025-09-30")  # 366 days before
     e.procedure(4, BIOPSY, "2026-05-01")  # no SLE at all
     e.visit(4, "2026-09-05", ER_INPATIENT, "2026-09-05", vid=401).condition(4, HF, "2026-09-06", visit=401)  # by id
+    e.observation(4, NYHA, "2026-08-01", value_concept=NYHA_IV)  # class IV: a member of nyha_iv by its code
+    e.concept(NYHA_IV, "LOINC", "LA28407-7", "Class IV")
     # 5: observed, no records: closed-world fails
     e.person(5)
     # 6: no observation period, no visit, no records: closed-world "no record" is unknown
@@ -82,19 +84,20 @@ def results(spark, tmp_path_factory):
 EXPECTED = {
     1: dict(cov30="pass", cov80_gap5="fail", cov80="fail", cont28="fail", cont28_gap7="pass", dx_between="pass",
             dx_180="fail", new_dx="pass", biopsy_after="pass", hb_between="pass", recent="fail", observed="pass",
-            nyha34="fail", smoker="pass", hf_hosp="pass", hf_twice="pass"),
+            nyha34="fail", smoker="pass", hf_hosp="pass", hf_twice="pass", nyha4_by_code="pass", hb_prior_low="fail"),
     2: dict(cov30="pass", cov80_gap5="pass", cov80="pass", cont28="pass", cont28_gap7="pass", dx_between="pass",
             dx_180="pass", new_dx="fail", biopsy_after="fail", hb_between="fail", nyha34="pass", smoker="fail",
-            hf_hosp="fail", hf_twice="pass"),
+            hf_hosp="fail", hf_twice="pass", nyha4_by_code="pass", hb_prior_low="pass"),
     3: dict(cov30="pass", cov80_gap5="pass", cov80="fail", cont28="fail", cont28_gap7="pass", dx_between="fail",
             dx_180="fail", new_dx="pass", biopsy_after="pass", hb_between="unknown", nyha34="unknown",
-            smoker="unknown", hf_hosp="pass"),
+            smoker="unknown", hf_hosp="pass", nyha4_by_code="unknown", hb_prior_low="fail"),
     4: dict(cov30="fail", cont28="fail", dx_between="fail", dx_180="pass", new_dx="fail", biopsy_after="fail",
-            hf_hosp="fail"),
+            hf_hosp="fail", nyha34="fail", nyha4_by_code="fail"),
     5: dict(cov30="fail", cont28="fail", dx_between="fail", dx_180="fail", new_dx="fail", biopsy_after="fail",
-            hb_between="unknown", observed="pass", nyha34="unknown", smoker="unknown", hf_hosp="pass"),
+            hb_between="unknown", observed="pass", nyha34="unknown", smoker="unknown", hf_hosp="pass",
+            nyha4_by_code="unknown", hb_prior_low="fail"),
     6: dict(cov30="unknown", cont28_gap7="unknown", dx_between="unknown", new_dx="unknown", biopsy_after="unknown",
-            recent="fail", observed="fail"),
+            recent="fail", observed="fail", hb_prior_low="unknown"),
     7: dict(cov30="fail", dx_between="fail", recent="pass", observed="fail"),
     8: dict(cov30="unknown", dx_between="pass", dx_180="pass", new_dx="pass", observed="fail"),
 }
@@ -143,6 +146,19 @@ def test_observation_values_use_the_latest_recorded_value(results):
     assert results[(1, "nyha34")][1] == f"NYHA class value concept {NYHA_III} on 2026-03-01"
     assert results[(3, "nyha34")][1] == "no NYHA class value in the last 365 days"
     assert results[(3, "smoker")][1] == "no pack-years value ever"
+    # a value concept set by code (LOINC answer LA28407-7), resolved in the extract's concept table
+    assert results[(4, "nyha4_by_code")][1] == f"NYHA class value concept {NYHA_IV} on 2026-08-01 (NYHA class IV)"
+    assert results[(1, "nyha4_by_code")][1] == f"NYHA class value concept {NYHA_III} on 2026-03-01 (not NYHA class IV)"
+
+
+@pytest.mark.spark
+def test_a_missing_result_read_as_not_met(results):
+    """no_result: not_met (documented evidence of a past finding): no result is a fail, a result decides as
+    usual, and without recent data the absence is unknown (the recent_data default of this file)."""
+    assert results[(3, "hb_prior_low")][1] == "no Hb result 30-120 days before as-of (read as not met)"
+    assert results[(1, "hb_prior_low")][1] == "Hb 10 g/dL on 2026-08-01"
+    assert results[(6, "hb_prior_low")][1].endswith(
+        "(read as not met); unknown: no observation period covering as-of and no visit in the last 365 days")
 
 
 @pytest.mark.spark

@@ -54,6 +54,16 @@ BAD = [
      ["criterion b", "comparator 'in' takes concepts"]),
     ("observation value unknown set", "{kind: observation_value, concept_set: nyha, comparator: '>', value: 2}",
      ["criterion b", "unknown concept set 'nyha'"]),
+    ("observation value with both value lists", "{kind: observation_value, concept_set: sle, comparator: in, "
+     "concepts: [1], value_concept_set: sle}", ["criterion b", "(one of them)"]),
+    ("observation value set without in", "{kind: observation_value, concept_set: sle, comparator: '>', value: 2, "
+     "value_concept_set: sle}", ["criterion b", "value_concept_set are only for comparator 'in'"]),
+    ("observation value unknown value set", "{kind: observation_value, concept_set: sle, comparator: in, "
+     "value_concept_set: nyha_iv}", ["criterion b", "value_concept_set: unknown concept set 'nyha_iv'"]),
+    ("not_met with derive", "{kind: lab, lab: upcr, comparator: '>', value: 1, unit: g/g, no_result: not_met, "
+     "derive: uacr_from_albumin_creatinine}", ["criterion b", "give derive or no_result, not both"]),
+    ("no_result spelling", "{kind: lab, lab: upcr, comparator: '>', value: 1, unit: g/g, no_result: fail}",
+     ["criterion b", "no_result"]),
     ("recency with nothing", "{kind: recent_data, observation_period: false}",
      ["criterion b", "observation_period: true or visit_within_days"]),
 ]

@@ -52,11 +52,11 @@ def test_every_shipped_trial_runs_together_with_shared_features():
     union = sum(len(p.events) for p in plans)
     assert len(trials.plan.events) < union, "requests two trials share (e.g. myocardial_infarction) are built once"
     assert EventRequest("therapies", "ras_blockers", 365) in trials.plan.events  # NCT06557265
-    assert EventRequest("therapies", "ras_blockers", 28, max_gap_days=0) in trials.plan.events  # DAPA-CKD (min_days)
-    # heart_failure is asked over the whole history (NCT06557265, DAPA-CKD) and within 60 days (SURPASS-2):
-    # the requests still sort (by feature name), as the builders and the contract need
+    assert EventRequest("therapies", "ras_blockers", 28, max_gap_days=7) in trials.plan.events  # DAPA-CKD (continuous)
+    # heart_failure is asked over the whole history (NCT06557265, DAPA-CKD) and within 60 days during an
+    # inpatient visit (SURPASS-2): the requests still sort (by feature name), as the builders and the contract need
     hf = [r.name for r in trials.plan.for_family("diagnoses") if r.concept_set == "heart_failure"]
-    assert hf == ["heart_failure__60d", "heart_failure__all"]
+    assert hf == ["heart_failure__60d__visit262_9201", "heart_failure__all"]
     assert [r.name for r in sorted(trials.plan.labs)] == sorted(r.name for r in trials.plan.labs)
 
 

@@ -234,8 +234,10 @@ def test_every_used_concept_is_in_the_concept_table(csv_run: Path) -> None:
             assert used <= known, (table, col, used - known)
     concept = read(root, "concept")
     local = concept[concept.concept_id.astype(int) >= 2_000_000_000]
-    assert set(local.concept_code) == {"5048-4", "5130-0", "73737-9", "8636-3"}
-    assert set(local.vocabulary_id) == {"LOINC"} and set(local.standard_concept) == {"S"}
+    # codes the criteria name without a verified OMOP id: four LOINC labs, the NYHA class answers (LOINC) and
+    # NYHA class IV (SNOMED)
+    assert set(local.concept_code) == {"5048-4", "5130-0", "73737-9", "8636-3", "LA28406-9", "LA28407-7", "422293003"}
+    assert set(local.vocabulary_id) == {"LOINC", "SNOMED"} and set(local.standard_concept) == {"S"}
 
 
 def test_background_never_has_trial_defining_concepts(csv_run: Path) -> None:
