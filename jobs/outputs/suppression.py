@@ -12,6 +12,7 @@ When hiding more does not widen a cell (its narrowness comes from the relations 
 themselves), it stays `<k` if it is still not derivable (range at least 1 wide; listed in `narrow`), else it is
 shown as `*` instead of `<k` (e.g. ten sites of one eligible person each under an eligible total `<11`).
 Hiding a cell only widens the feasible set, so a cell once protected stays protected and one pass suffices.
+A complementary cell that the rest still pins exactly at the end protects nothing and is published again.
 
 Pure Python over a few hundred cells (scipy's HiGHS for the bounds); no Spark.
 """
@@ -210,4 +211,16 @@ def protect(system: System, k: int, margin: int | None = None, keep: frozenset =
             else:  # not derivable; under the margin by the relations among hidden cells themselves
                 narrow.add(key)
                 break
+    secondary -= derivable_complements(system, primary, secondary - withheld, k)
     return Published(k, values, frozenset(primary), frozenset(secondary), frozenset(withheld), frozenset(narrow))
+
+
+def derivable_complements(system: System, primary: set, secondary: set, k: int) -> set:
+    """Complementary cells (counts >= k) that the published rest pins exactly: hiding them protects nothing
+    (e.g. one chosen in an early step of the search whose relations were closed by later ones), and a `*` a
+    reader can compute by subtraction looks like a leak. Publishing them all at once is safe: each is already
+    fixed by what is published, so showing it changes no other cell's bounds."""
+    if not secondary:
+        return set()
+    bounds = attacker_bounds(system, primary, secondary, k, sorted(secondary, key=repr))
+    return {key for key, b in bounds.items() if _width(b) < 1 - _EPS and system.values[key] >= k}

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from scipy.optimize import linprog
 
 from jobs.outputs.shared_counts import OUTCOME_NAMES, shared_counts
-from jobs.outputs.suppression import Published, System, attacker_bounds, protect
+from jobs.outputs.suppression import Published, System, attacker_bounds, derivable_complements, protect
 
 STEPS = {"a": ["sys_alive", "a_inc_1", "a_exc_1"], "b": ["sys_alive", "b_inc_1"]}  # sys_alive shared
 SITES = ["north", "south", "east"]
@@ -220,3 +220,18 @@ def test_a_kept_cell_is_never_hidden_and_the_small_cell_stays_underivable():
     assert kept.show(b) == "37" and kept.show(a) == "<11" and kept.show(total) == "*"
     low, high = attacker_bounds(system, set(kept.primary), set(kept.secondary), 11, [a])[a]
     assert high - low >= 5
+
+
+def test_a_complement_the_rest_pins_exactly_is_published_again():
+    """t = a + s + c with a small, and s = u with u visible: a `*` on s protects nothing (anyone reads it off
+    u), so it is published; c, which does protect a, stays hidden."""
+    system = System()
+    for key, v in {"t": 100, "a": 3, "s": 20, "c": 77, "u": 20}.items():
+        system.cell(key, v)
+    system.equal(["a", "s", "c"], ["t"])
+    system.equal(["s"], ["u"])
+    assert derivable_complements(system, {"a"}, {"s", "c"}, 11) == {"s"}  # s = u; c = 100 - 3..10 - 20: a range
+    p = protect(system, 11)
+    assert "s" not in p.secondary and p.show("s") == "20"
+    lo, hi = attacker_bounds(system, set(p.primary), set(p.secondary), 11)["a"]
+    assert hi - lo >= 5
