@@ -211,16 +211,18 @@ def protect(system: System, k: int, margin: int | None = None, keep: frozenset =
             else:  # not derivable; under the margin by the relations among hidden cells themselves
                 narrow.add(key)
                 break
-    secondary -= derivable_complements(system, primary, secondary - withheld, k)
+    secondary -= derivable_complements(system, primary, secondary, k, withheld)
     return Published(k, values, frozenset(primary), frozenset(secondary), frozenset(withheld), frozenset(narrow))
 
 
-def derivable_complements(system: System, primary: set, secondary: set, k: int) -> set:
+def derivable_complements(system: System, primary: set, secondary: set, k: int,
+                          withheld: set | frozenset = frozenset()) -> set:
     """Complementary cells (counts >= k) that the published rest pins exactly: hiding them protects nothing
     (e.g. one chosen in an early step of the search whose relations were closed by later ones), and a `*` a
     reader can compute by subtraction looks like a leak. Publishing them all at once is safe: each is already
     fixed by what is published, so showing it changes no other cell's bounds."""
-    if not secondary:
+    candidates = sorted(secondary - set(withheld), key=repr)  # a withheld small cell stays hidden
+    if not candidates:
         return set()
-    bounds = attacker_bounds(system, primary, secondary, k, sorted(secondary, key=repr))
+    bounds = attacker_bounds(system, primary, secondary, k, candidates)  # every hidden cell is unknown
     return {key for key, b in bounds.items() if _width(b) < 1 - _EPS and system.values[key] >= k}
