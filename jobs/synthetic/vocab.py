@@ -352,6 +352,11 @@ CONCEPTS: tuple[Row, ...] = (
     (8541, "per minute", "Unit", "UCUM", "Unit", "S", "/min"),
     (9529, "kilogram", "Unit", "UCUM", "Unit", "S", "kg"),
     (8753, "millimole per liter", "Unit", "UCUM", "Unit", "S", "mmol/L"),
+    (8582, "centimeter", "Unit", "UCUM", "Unit", "S", "cm"),
+    (9531, "kilogram per square meter", "Unit", "UCUM", "Unit", "S", "kg/m2"),
+    (8739, "pound (US)", "Unit", "UCUM", "Unit", "S", "[lb_us]"),
+    (9225, "percent hemoglobin A1c", "Unit", "UCUM", "Unit", "S", "%{HbA1c}"),
+    (9579, "millimole per mole", "Unit", "UCUM", "Unit", "S", "mmol/mol"),
     # ---------------------------------------------------------- demographics, visits
     (MALE, "MALE", "Gender", "Gender", "Gender", "S", "M"),
     (FEMALE, "FEMALE", "Gender", "Gender", "Gender", "S", "F"),

@@ -56,10 +56,4 @@ METABOLIC_CONCEPTS: tuple[tuple[int, str, str, str, str, str, str], ...] = (
     (NYHA_IV, "Class IV", "Meas Value", "LOINC", "Answer", "S", "LA28407-7"),
     (NYHA_IV_SNOMED, "New York Heart Association Classification - Class IV", "Observation", "SNOMED",
      "Clinical Finding", "S", "422293003"),
-    # units (UCUM, as the Synthea27Nj vocabulary shard has them)
-    (8582, "centimeter", "Unit", "UCUM", "Unit", "S", "cm"),
-    (9531, "kilogram per square meter", "Unit", "UCUM", "Unit", "S", "kg/m2"),
-    (8739, "pound (US)", "Unit", "UCUM", "Unit", "S", "[lb_us]"),
-    (9225, "percent hemoglobin A1c", "Unit", "UCUM", "Unit", "S", "%{HbA1c}"),
-    (9579, "millimole per mole", "Unit", "UCUM", "Unit", "S", "mmol/mol"),
 )

@@ -59,22 +59,23 @@ CREATE OR REPLACE TEMP MACRO age_years(born, on_day) AS
                                      THEN 1 ELSE 0 END;
 
 -- ================================================================ events, long: one row per record of a concept set
--- diagnoses (condition_occurrence + observation); `ago` = days before as-of (0 = on as-of)
+-- diagnoses (condition_occurrence + observation); `ago` = days before as-of (0 = on as-of), `d` the date and
+-- `vid` the record's visit_occurrence_id (for rules on the visit it happened during)
 CREATE OR REPLACE TEMP TABLE dx_hit AS
 WITH ev AS (
-    SELECT person_id, condition_concept_id AS concept_id, condition_start_date AS d
+    SELECT person_id, condition_concept_id AS concept_id, condition_start_date AS d, visit_occurrence_id AS vid
     FROM condition_occurrence
     WHERE NOT _bad AND person_id IS NOT NULL AND condition_concept_id IS NOT NULL
       AND condition_start_date BETWEEN DATE '1900-01-01' AND {{AS_OF}}
       AND (condition_end_date IS NULL OR (condition_end_date >= DATE '1900-01-01'
                                           AND condition_end_date >= condition_start_date))
     UNION ALL
-    SELECT person_id, observation_concept_id, observation_date
+    SELECT person_id, observation_concept_id, observation_date, visit_occurrence_id
     FROM observation
     WHERE NOT _bad AND person_id IS NOT NULL AND observation_concept_id IS NOT NULL
       AND observation_date BETWEEN DATE '1900-01-01' AND {{AS_OF}}
 )
-SELECT e.person_id, m.set_name AS s, {{AS_OF}} - e.d AS ago
+SELECT e.person_id, m.set_name AS s, {{AS_OF}} - e.d AS ago, e.d, e.vid
 FROM ev e JOIN cs_member m USING (concept_id);
 
 CREATE OR REPLACE TEMP TABLE px_hit AS
@@ -84,10 +85,10 @@ WHERE NOT p._bad AND p.person_id IS NOT NULL
   AND p.procedure_date BETWEEN DATE '1900-01-01' AND {{AS_OF}};
 
 -- drug exposure intervals [start, end | start + days_supply - 1 | start], capped at as-of; e_ago < w <=> the
--- interval overlaps (as_of - w, as_of]
+-- interval overlaps (as_of - w, as_of]; with the fields a daily dose needs (id, set item, quantity, supply)
 CREATE OR REPLACE TEMP TABLE rx_hit AS
 WITH ex AS (
-    SELECT person_id, drug_concept_id, drug_exposure_start_date AS s0,
+    SELECT drug_exposure_id, person_id, drug_concept_id, quantity, days_supply, drug_exposure_start_date AS s0,
            greatest(coalesce(drug_exposure_end_date,
                              CASE WHEN days_supply > 0 THEN drug_exposure_start_date + CAST(days_supply - 1 AS INTEGER) END,
                              drug_exposure_start_date), drug_exposure_start_date) AS e0
@@ -98,6 +99,7 @@ WITH ex AS (
                                               AND drug_exposure_end_date >= drug_exposure_start_date))
 )
 SELECT x.person_id, m.set_name AS s, m.label, x.s0, least(x.e0, {{AS_OF}}) AS e1,
-       {{AS_OF}} - least(x.e0, {{AS_OF}}) AS e_ago
+       {{AS_OF}} - least(x.e0, {{AS_OF}}) AS e_ago,
+       x.drug_exposure_id, x.drug_concept_id, m.item_id, x.quantity, x.days_supply
 FROM ex x JOIN cs_member m ON m.concept_id = x.drug_concept_id;
 

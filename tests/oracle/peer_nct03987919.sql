@@ -57,25 +57,13 @@ FROM dx_hit GROUP BY person_id;
 -- heart failure during an inpatient (9201) or ER-and-inpatient (262) visit in 60 days: the record's own visit,
 -- or, for a record without a visit id, a visit of the person whose span holds its date
 CREATE OR REPLACE TEMP TABLE hf_hosp AS
-WITH ev AS (
-    SELECT person_id, condition_concept_id AS concept_id, condition_start_date AS d, visit_occurrence_id AS vid
-    FROM condition_occurrence
-    WHERE NOT _bad AND person_id IS NOT NULL AND condition_concept_id IS NOT NULL
-      AND condition_start_date BETWEEN DATE '1900-01-01' AND {{AS_OF}}
-      AND (condition_end_date IS NULL OR (condition_end_date >= DATE '1900-01-01'
-                                          AND condition_end_date >= condition_start_date))
-    UNION ALL
-    SELECT person_id, observation_concept_id, observation_date, visit_occurrence_id
-    FROM observation
-    WHERE NOT _bad AND person_id IS NOT NULL AND observation_concept_id IS NOT NULL
-      AND observation_date BETWEEN DATE '1900-01-01' AND {{AS_OF}}
-), ip AS (
+WITH ip AS (
     SELECT visit_occurrence_id, person_id, visit_start_date AS v0, coalesce(visit_end_date, visit_start_date) AS v1
     FROM visit_occurrence WHERE NOT _bad AND visit_concept_id IN (9201, 262)
 )
 SELECT e.person_id, count(*) AS hf_hosp_60
-FROM ev e JOIN cs_member m USING (concept_id)
-WHERE m.set_name IN ('heart_failure', 'heart_failure_acute') AND {{AS_OF}} - e.d < 60
+FROM dx_hit e
+WHERE e.s IN ('heart_failure', 'heart_failure_acute') AND e.ago < 60
   AND EXISTS (SELECT 1 FROM ip WHERE (e.vid IS NOT NULL AND ip.visit_occurrence_id = e.vid)
                                   OR (e.vid IS NULL AND ip.person_id = e.person_id AND e.d BETWEEN ip.v0 AND ip.v1))
 GROUP BY e.person_id;
@@ -107,19 +95,9 @@ FROM runs GROUP BY person_id;
 -- drug_dose > 1500 mg/24h: the latest metformin exposure overlapping the 90 days (by start, then the larger id);
 -- amount_value (mg, g or ug) of drug_strength for (its drug, the set item as ingredient) x quantity / days_supply
 CREATE OR REPLACE TEMP TABLE metformin_dose AS
-WITH ex AS (
-    SELECT x.drug_exposure_id, x.person_id, x.drug_concept_id, m.item_id, x.drug_exposure_start_date AS s0,
-           greatest(coalesce(x.drug_exposure_end_date,
-                             CASE WHEN x.days_supply > 0 THEN x.drug_exposure_start_date + CAST(x.days_supply - 1 AS INTEGER) END,
-                             x.drug_exposure_start_date), x.drug_exposure_start_date) AS e0,
-           x.quantity, x.days_supply
-    FROM drug_exposure x JOIN cs_member m ON m.concept_id = x.drug_concept_id AND m.set_name = 'metformin'
-    WHERE NOT x._bad AND x.person_id IS NOT NULL
-      AND x.drug_exposure_start_date BETWEEN DATE '1900-01-01' AND {{AS_OF}}
-      AND (x.drug_exposure_end_date IS NULL OR (x.drug_exposure_end_date >= DATE '1900-01-01'
-                                                AND x.drug_exposure_end_date >= x.drug_exposure_start_date))
-), latest AS (
-    SELECT person_id, arg_max(ex, (s0, drug_exposure_id)) AS e FROM ex WHERE e0 > {{AS_OF}} - 90 GROUP BY person_id
+WITH latest AS (
+    SELECT person_id, arg_max(x, (s0, drug_exposure_id)) AS e
+    FROM rx_hit x WHERE s = 'metformin' AND e_ago < 90 GROUP BY person_id
 ), strength AS (
     SELECT drug_concept_id, ingredient_concept_id,
            arg_max(amount_value * CASE amount_unit_concept_id WHEN 8576 THEN 1.0 WHEN 8504 THEN 1000.0
