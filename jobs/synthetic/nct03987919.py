@@ -118,8 +118,7 @@ def _metformin_as(**kw: object) -> Callable[[Plan, np.random.Generator], None]:
 
 
 def _metformin_no_quantity(plan: Plan, rng: np.random.Generator) -> None:
-    set_first(plan, "metformin", quantity=math.nan)  # the older fill: no matter
-    plan.slots["metformin"][1] = replace(plan.slots["metformin"][1], quantity=math.nan)
+    plan.slots["metformin"] = [replace(e, quantity=math.nan) for e in plan.slots["metformin"]]
 
 
 def _short_metformin(plan: Plan, rng: np.random.Generator) -> None:
